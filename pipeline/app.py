@@ -1,0 +1,189 @@
+"""The composition root: the one place that turns a config into running parts and wires them together."""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+import os
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+
+from detectors.base import PlateDetector, VehicleDetector
+from detectors.ultralytics_backend import UltralyticsPlateDetector, UltralyticsVehicleDetector, YoloSettings
+from detectors.weights import sha256_of
+from ocr.colour import PlateColourClassifier
+from ocr.engines import EasyOcrEngine, RapidOcrEngine, TextEngine
+from ocr.plate_reader import PlateReader, ReaderSettings
+from pipeline import offline
+from pipeline.config import AppConfig, CameraConfig, YoloDetectorConfig, resolve_relative
+from pipeline.emit import Emitter, SiteFacts, Topics
+from pipeline.metrics import Counters
+from pipeline.passages import PassageBuilder
+from pipeline.runtime import FrameSource, Pipeline, RunSummary
+from pipeline.sources import ImageFolderSource, SourceError, StreamSource, VideoFileSource, is_stream_url
+from pipeline.tracking import Tracker
+from pipeline.yaml_config import ConfigError, load_model
+from rules.config import RulesConfig
+from rules.engine import RuleEngine
+from rules.gateway import gateway_direction
+from rules.registry import Registry
+from rules.types import Direction
+from sinks.base import Sink
+from sinks.evidence import EvidenceStore
+from sinks.schema import TOPIC_REVIEW
+
+log = logging.getLogger(__name__)
+
+SOFTWARE_VERSION = "lez-anpr 0.1.0"
+DEFAULT_START_TIME = datetime(2026, 7, 3, 12, 0, tzinfo=UTC)  # a Friday, 19:00 in Hanoi
+
+
+@dataclass(frozen=True)
+class LoadedConfig:
+    app: AppConfig
+    rules: RulesConfig
+    registry: Registry
+    config_sha256: str
+    path: Path
+
+
+def load_config(path: Path) -> LoadedConfig:
+    """Validate the box config, its rules file and its registry; errors name file, line and key."""
+    app = load_model(AppConfig, path)
+    rules_path = resolve_relative(path, app.rules_file)
+    rules = load_model(RulesConfig, rules_path)
+    registry = Registry()
+    if rules.registry_path:
+        registry_path = resolve_relative(rules_path, rules.registry_path)
+        if not registry_path.is_file():
+            raise ConfigError([f"{rules_path}: registry_path: file not found: {registry_path}"])
+        loaded_registry = Registry.from_csv(registry_path, timezone=rules.timezone)
+        # Broken rows are reported and skipped; the good rows still load (a bad row never blocks the box).
+        for error in loaded_registry.errors:
+            log.warning("registry row skipped: %s", error)
+        registry = loaded_registry.registry
+    digest = hashlib.sha256()
+    for part in (path, rules_path):
+        digest.update(part.read_bytes())
+    return LoadedConfig(app, rules, registry, digest.hexdigest(), path)
+
+
+def state_root(app: AppConfig) -> Path:
+    """The state folder: $LEZ_STATE_DIR when set (tests, services), else the config's `storage.state_dir`."""
+    if offline.STATE_DIR_ENV in os.environ:
+        return offline.state_dir()
+    return Path(app.storage.state_dir).resolve()
+
+
+def models_dir(app: AppConfig) -> Path:
+    return state_root(app) / "models"
+
+
+def _yolo_settings(cfg: YoloDetectorConfig, folder: Path) -> YoloSettings:
+    weights = Path(cfg.weights)
+    if not weights.is_absolute() and not weights.exists():
+        weights = folder / cfg.weights
+    return YoloSettings(weights=weights, imgsz=cfg.imgsz, conf=cfg.conf, iou=cfg.iou, device=cfg.device, half=cfg.half)
+
+
+def build_detectors(app: AppConfig) -> tuple[VehicleDetector, PlateDetector]:
+    folder = models_dir(app)
+    return (UltralyticsVehicleDetector(_yolo_settings(app.detectors.vehicle, folder)),
+            UltralyticsPlateDetector(_yolo_settings(app.detectors.plate, folder)))
+
+
+def build_reader(app: AppConfig) -> PlateReader:
+    engine: TextEngine
+    if app.ocr.engine == "easyocr":
+        engine = EasyOcrEngine(threads=app.ocr.threads)
+    else:
+        engine = RapidOcrEngine(det_limit_side_len=app.ocr.det_limit_side_len, threads=app.ocr.threads)
+    colour = PlateColourClassifier(enabled=frozenset(app.ocr.colours))
+    return PlateReader(engine, colour, ReaderSettings(min_confidence=app.ocr.min_confidence))
+
+
+def build_source(camera: CameraConfig, source_override: str | None, config_path: Path) -> FrameSource:
+    """A command-line source is relative to the working folder; a config's source to the config file."""
+    source = source_override or camera.source
+    start = camera.start_time or DEFAULT_START_TIME
+    if is_stream_url(source):
+        return StreamSource(source, camera.id)
+    path = Path(source) if source_override else resolve_relative(config_path, source)
+    if path.is_dir():
+        return ImageFolderSource(path, camera.id, start, camera.image_fps)
+    return VideoFileSource(path, camera.id, start)
+
+
+def model_hashes(app: AppConfig, reader: PlateReader, vehicle: VehicleDetector, plate: PlateDetector) -> dict[str, str]:
+    hashes = {"vehicle_detector": vehicle.model_sha256, "plate_detector": plate.model_sha256}
+    for name in reader.engine.model_files:
+        hashes[f"ocr:{name}"] = _package_file_hash(name)
+    return hashes
+
+
+def _package_file_hash(name: str) -> str:
+    import importlib.util
+
+    for package in ("rapidocr_onnxruntime", "easyocr_en_models"):
+        spec = importlib.util.find_spec(package)
+        if spec is None or spec.origin is None:
+            continue
+        for candidate in Path(spec.origin).parent.rglob(name):
+            return sha256_of(candidate)
+    return "unknown"
+
+
+def set_threads(count: int) -> None:
+    """Pin the numeric libraries to the cores the box has (2 on the reference box): oversubscription is slower."""
+    os.environ.setdefault("OMP_NUM_THREADS", str(count))
+    try:
+        import cv2
+        import torch
+
+        torch.set_num_threads(count)
+        cv2.setNumThreads(count)
+    except ImportError:  # pragma: no cover - both are hard dependencies
+        pass
+
+
+def run_pipeline(loaded: LoadedConfig, sink: Sink, *, source_override: str | None = None,
+                 camera_ids: Sequence[str] | None = None, topics: Topics | None = None,
+                 evidence_dir: Path | None = None, counters: Counters | None = None) -> tuple[RunSummary, Counters]:
+    app, rules = loaded.app, loaded.rules
+    counters = counters or Counters()
+    set_threads(app.runtime.inference_threads)
+    cameras = [c for c in app.cameras if camera_ids is None or c.id in camera_ids]
+    if source_override is not None and len(cameras) != 1:
+        raise SourceError("--source needs exactly one camera in the config (or --camera ID)")
+    sources = [build_source(c, source_override, loaded.path) for c in cameras]
+    vehicle, plate = build_detectors(app)
+    reader = build_reader(app)
+    engine = RuleEngine(rules, loaded.registry)
+    gateways = {c.id: rules.gateway_for_camera(c.id) for c in cameras}
+
+    def direction_of(camera_id: str, centres: Sequence[tuple[float, float]]) -> Direction:
+        gateway = gateways.get(camera_id)
+        return gateway_direction(centres, gateway) if gateway is not None else Direction.UNKNOWN
+
+    builder = PassageBuilder(reader, app.ocr.min_confidence, direction_of)
+    site = SiteFacts(
+        gateways={cid: (g.gateway_id, g.gps.lat, g.gps.lon) for cid, g in gateways.items() if g is not None},
+        model_hashes=model_hashes(app, reader, vehicle, plate),
+        config_sha256=loaded.config_sha256, software_version=SOFTWARE_VERSION)
+    evidence = EvidenceStore(evidence_dir, app.storage.jpeg_quality) if evidence_dir is not None else None
+    topics = topics or Topics(app.kafka.violations_topic, app.kafka.plate_reads_topic, TOPIC_REVIEW)
+    emitter = Emitter(engine.decide, sink, evidence, topics, site, counters)
+    t = app.tracking
+
+    def make_tracker(camera_id: str) -> Tracker:
+        return Tracker(camera_id, t.match_iou, t.max_age_s, t.best_crops, t.min_plate_width_px)
+
+    pipeline = Pipeline(sources, vehicle, plate, make_tracker, builder, emitter, counters,
+                        queue_size=app.runtime.queue_size, detect_every_n=app.detectors.detect_every_n_frames,
+                        independent_frames=frozenset(s.camera_id for s in sources
+                                                     if isinstance(s, ImageFolderSource)),
+                        min_frames=t.min_frames)
+    summary = pipeline.run(join_timeout_s=app.runtime.stop_timeout_s)
+    return summary, counters

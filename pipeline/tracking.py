@@ -1,0 +1,194 @@
+"""Per-camera tracking of vehicle passages, keeping each track's best plate crops for OCR.
+
+A *subject* is what one frame shows of one vehicle: its vehicle box and/or its plate box. Plates are detected on
+the whole frame and attached to the vehicle box that contains them; a plate with no vehicle box is a subject of
+its own (the COCO model misses close-up motorbikes — DESIGN §4). Tracks match subjects greedily by the better
+of vehicle-box IoU and plate-box IoU after a constant-velocity prediction, so a track that began as a bare plate
+continues once its vehicle is detected. Age is measured in event time, never in frame counts (cameras deliver
+fewer fps than they declare). Finished tracks are handed out and forgotten: per-track state is bounded.
+"""
+
+from __future__ import annotations
+
+import heapq
+import itertools
+from collections import Counter, deque
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from datetime import datetime
+
+import cv2
+import numpy as np
+
+from detectors.base import BoxXYXY, ImageBGR, PlateDetection, VehicleDetection, crop
+from rules.types import VehicleClass
+
+CENTRE_HISTORY = 128
+
+
+@dataclass(frozen=True)
+class Subject:
+    box: BoxXYXY  # the vehicle box, or the plate box when no vehicle contains the plate
+    vehicle_class: VehicleClass | None
+    vehicle_box: BoxXYXY | None
+    plate: PlateDetection | None
+
+
+@dataclass(frozen=True)
+class PlateShot:
+    """A plate crop from one frame, with what made it a good one to read."""
+
+    quality: float
+    seq: int
+    event_time: datetime
+    crop: ImageBGR
+    plate_box: BoxXYXY
+    vehicle_box: BoxXYXY | None
+    frame: ImageBGR  # the whole frame, for evidence; only `best_crops` shots are kept per track
+
+
+@dataclass
+class Track:
+    track_id: int
+    camera_id: str
+    first_seen: datetime
+    last_seen: datetime
+    box: BoxXYXY
+    plate_box: BoxXYXY | None
+    box_is_vehicle: bool = False
+    velocity: tuple[float, float] = (0.0, 0.0)  # px per frame of the box centre
+    frames_seen: int = 0
+    centres: deque[tuple[float, float]] = field(default_factory=lambda: deque(maxlen=CENTRE_HISTORY))
+    classes: Counter[VehicleClass] = field(default_factory=Counter)
+    shots: list[tuple[float, int, PlateShot]] = field(default_factory=list)  # min-heap of the best K
+
+    def predicted(self) -> BoxXYXY:
+        dx, dy = self.velocity
+        return BoxXYXY(self.box.x1 + dx, self.box.y1 + dy, self.box.x2 + dx, self.box.y2 + dy)
+
+    def best_shots(self) -> list[PlateShot]:
+        return [shot for _, _, shot in sorted(self.shots, key=lambda s: (-s[0], s[1]))]
+
+    def vehicle_class(self) -> VehicleClass | None:
+        return self.classes.most_common(1)[0][0] if self.classes else None
+
+
+def associate(vehicles: Sequence[VehicleDetection], plates: Sequence[PlateDetection],
+              min_containment: float = 0.7) -> list[Subject]:
+    """Attach each plate to the smallest vehicle box that contains it; one plate per vehicle (the surest)."""
+    by_vehicle: dict[int, PlateDetection] = {}
+    orphans: list[PlateDetection] = []
+    for plate in sorted(plates, key=lambda p: -p.score):
+        hosts = [(v.box.area_px, i) for i, v in enumerate(vehicles)
+                 if plate.box.containment_in(v.box) >= min_containment and i not in by_vehicle]
+        if hosts:
+            by_vehicle[min(hosts)[1]] = plate
+        else:
+            orphans.append(plate)
+    subjects = [Subject(v.box, v.vehicle_class, v.box, by_vehicle.get(i)) for i, v in enumerate(vehicles)]
+    subjects += [Subject(p.box, None, None, p) for p in orphans]
+    return subjects
+
+
+def sharpness(image: ImageBGR) -> float:
+    grey = cv2.cvtColor(image, cv2.COLOR_BGR2GRAY)
+    return float(cv2.Laplacian(grey, cv2.CV_32F).var())
+
+
+def shot_quality(plate: PlateDetection, plate_crop: ImageBGR) -> float:
+    """Bigger, sharper, surer plates read better; saturates so one huge blurry crop does not win."""
+    width = min(plate.box.width_px, 240.0) / 240.0
+    sharp = min(sharpness(plate_crop), 400.0) / 400.0
+    return plate.score * (0.5 * width + 0.5 * sharp)
+
+
+class Tracker:
+    def __init__(self, camera_id: str, match_iou: float, max_age_s: float, best_crops: int,
+                 min_plate_width_px: int, id_start: int = 0) -> None:
+        self.camera_id = camera_id
+        self.match_iou, self.max_age_s, self.best_crops = match_iou, max_age_s, best_crops
+        self.min_plate_width_px = min_plate_width_px
+        self._ids = itertools.count(id_start)
+        self._tie = itertools.count()
+        self.active: list[Track] = []
+
+    def update(self, seq: int, event_time: datetime, image: ImageBGR, subjects: Sequence[Subject]) -> list[Track]:
+        """Feed one frame's subjects; returns the tracks that have just finished (unseen for max_age_s)."""
+        pairs = self._match(subjects)
+        matched_tracks = {id(t) for t, _ in pairs}
+        matched_subjects = {id(s) for _, s in pairs}
+        for track, subject in pairs:
+            self._extend(track, seq, event_time, image, subject)
+        for subject in subjects:
+            if id(subject) not in matched_subjects:
+                track = Track(next(self._ids), self.camera_id, event_time, event_time, subject.box, None)
+                self._extend(track, seq, event_time, image, subject)
+                self.active.append(track)
+                matched_tracks.add(id(track))
+        finished = [t for t in self.active if (event_time - t.last_seen).total_seconds() > self.max_age_s]
+        self.active = [t for t in self.active if t not in finished]
+        return finished
+
+    def flush(self) -> list[Track]:
+        finished, self.active = self.active, []
+        return finished
+
+    def _match(self, subjects: Sequence[Subject]) -> list[tuple[Track, Subject]]:
+        scores = []
+        for ti, track in enumerate(self.active):
+            predicted = track.predicted()
+            for si, subject in enumerate(subjects):
+                score = predicted.iou(subject.box)
+                if track.plate_box is not None and subject.plate is not None:
+                    score = max(score, track.plate_box.iou(subject.plate.box))
+                if score >= self.match_iou:
+                    scores.append((score, ti, si))
+        scores.sort(reverse=True)
+        used_t: set[int] = set()
+        used_s: set[int] = set()
+        pairs = []
+        for _, ti, si in scores:
+            if ti not in used_t and si not in used_s:
+                used_t.add(ti)
+                used_s.add(si)
+                pairs.append((self.active[ti], subjects[si]))
+        return pairs
+
+    def _extend(self, track: Track, seq: int, event_time: datetime, image: ImageBGR, subject: Subject) -> None:
+        is_vehicle = subject.vehicle_box is not None
+        # A vehicle box and a bare plate box have different centres: estimate motion only between like boxes.
+        if track.frames_seen and is_vehicle == track.box_is_vehicle:
+            (ox, oy), (nx, ny) = track.box.centre, subject.box.centre
+            track.velocity = (nx - ox, ny - oy)
+        elif track.frames_seen:
+            track.velocity = (0.0, 0.0)
+        track.box, track.box_is_vehicle = subject.box, is_vehicle
+        track.last_seen = event_time
+        track.frames_seen += 1
+        track.centres.append(subject.box.centre)
+        if subject.vehicle_class is not None:
+            track.classes[subject.vehicle_class] += 1
+        if subject.plate is not None:
+            track.plate_box = subject.plate.box
+            self._keep_shot(track, seq, event_time, image, subject)
+
+    def _keep_shot(self, track: Track, seq: int, event_time: datetime, image: ImageBGR, subject: Subject) -> None:
+        plate = subject.plate
+        assert plate is not None
+        if plate.box.width_px < self.min_plate_width_px:
+            return
+        h, w = image.shape[:2]
+        # A loose crop: OCR and the colour classifier both want a little of the plate's surroundings.
+        plate_crop = crop(image, plate.box.expanded(0.06, w, h))
+        if plate_crop.size == 0:
+            return
+        quality = shot_quality(plate, plate_crop)
+        if len(track.shots) >= self.best_crops and quality <= track.shots[0][0]:
+            return
+        shot = PlateShot(quality, seq, event_time, np.ascontiguousarray(plate_crop).copy(), plate.box,
+                         subject.vehicle_box, image)
+        entry = (quality, next(self._tie), shot)
+        if len(track.shots) >= self.best_crops:
+            heapq.heapreplace(track.shots, entry)
+        else:
+            heapq.heappush(track.shots, entry)

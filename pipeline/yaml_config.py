@@ -1,0 +1,92 @@
+"""YAML → pydantic with errors that name the key and the line, e.g.
+`configs/site.yaml:14: cameras.0.sourcee: Extra inputs are not permitted`.
+
+PyYAML's composed node tree keeps the line of every key; pydantic's error `loc` is the key path. Matching the two
+gives each validation error its line without a custom YAML parser.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any, TypeVar
+
+import yaml
+from pydantic import BaseModel, ValidationError
+
+M = TypeVar("M", bound=BaseModel)
+
+KeyPath = tuple[str | int, ...]
+
+
+class ConfigError(ValueError):
+    """A configuration file that cannot be used; `lines` holds one message per problem, each with file:line."""
+
+    def __init__(self, lines: list[str]) -> None:
+        super().__init__("\n".join(lines))
+        self.lines = lines
+
+
+def _walk(node: yaml.Node, path: KeyPath) -> Iterator[tuple[KeyPath, int]]:
+    yield path, node.start_mark.line + 1
+    if isinstance(node, yaml.MappingNode):
+        for key_node, value_node in node.value:
+            key = str(key_node.value)
+            # The key's own line is where a person looks for an unknown or mistyped key.
+            yield (*path, key), key_node.start_mark.line + 1
+            for sub_path, line in _walk(value_node, (*path, key)):
+                if sub_path != (*path, key):
+                    yield sub_path, line
+    elif isinstance(node, yaml.SequenceNode):
+        for index, item in enumerate(node.value):
+            yield from _walk(item, (*path, index))
+
+
+def load_yaml(path: Path) -> tuple[Any, dict[KeyPath, int]]:
+    """Parse a YAML file; returns the data and the line of every key path. Syntax errors become ConfigError."""
+    try:
+        text = path.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        raise ConfigError([f"{path}: config file not found"]) from None
+    except OSError as exc:
+        raise ConfigError([f"{path}: cannot read config file: {exc.strerror}"]) from None
+    try:
+        node = yaml.compose(text, Loader=yaml.SafeLoader)
+        data = yaml.safe_load(text)
+    except yaml.MarkedYAMLError as exc:
+        mark = exc.problem_mark
+        line = mark.line + 1 if mark is not None else 0
+        raise ConfigError([f"{path}:{line}: YAML syntax error: {exc.problem}"]) from None
+    lines = dict(_walk(node, ())) if node is not None else {}
+    return data, lines
+
+
+def _line_for(loc: KeyPath, lines: dict[KeyPath, int]) -> int:
+    # Walk up the path until a key we know the line of (a missing key has no line: use its parent's).
+    for end in range(len(loc), -1, -1):
+        if loc[:end] in lines:
+            return lines[loc[:end]]
+    return 0
+
+
+def validate(model: type[M], data: Any, lines: dict[KeyPath, int], path: Path) -> M:
+    try:
+        return model.model_validate(data if data is not None else {})
+    except ValidationError as exc:
+        messages = []
+        for err in exc.errors():
+            loc: KeyPath = tuple(part for part in err["loc"] if isinstance(part, str | int))
+            # Discriminated unions add the tag as a path element that is not in the file.
+            file_loc = tuple(p for p in loc if p in _keys_in(lines) or isinstance(p, int))
+            key = ".".join(str(p) for p in loc) or "(top level)"
+            messages.append(f"{path}:{_line_for(file_loc, lines)}: {key}: {err['msg']}")
+        raise ConfigError(messages) from None
+
+
+def _keys_in(lines: dict[KeyPath, int]) -> set[str | int]:
+    return {part for key_path in lines for part in key_path}
+
+
+def load_model(model: type[M], path: Path) -> M:
+    data, lines = load_yaml(path)
+    return validate(model, data, lines, path)

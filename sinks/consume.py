@@ -1,0 +1,163 @@
+"""Read a topic back, validate every message against its schema model, de-duplicate, and print it.
+
+``python -m sinks.consume --bootstrap 127.0.0.1:9092 --topic lez.violations.v1 [--from-beginning] [--json]``
+
+Malformed bytes and schema violations are counted and reported on `err` (stderr), never a crash; the summary
+line is printed by the CLI only (callers print their own from the returned ConsumeStats). Stops after
+``max_idle_s`` without a message. With Tansu, ``from_beginning=False`` ('latest') may be off by up to one batch,
+and a consumer group join costs session_timeout/2; without a group id no join happens (the default here).
+Output goes to the operator's terminal and contains plate text: do not redirect it into shared logs.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from dataclasses import dataclass, field
+from typing import Any, TextIO
+
+from kafka import KafkaConsumer
+from pydantic import BaseModel, ValidationError
+
+from sinks.schema import ViolationMessageV1, dedup_id, model_for_topic
+
+
+@dataclass
+class ConsumeStats:
+    received: int = 0
+    valid: int = 0
+    invalid: int = 0
+    duplicates: int = 0
+    unvalidated: int = 0  # topics without a schema model here (camera health): JSON-checked only
+    ids: set[str] = field(default_factory=set, repr=False)
+
+    @property
+    def unique(self) -> int:
+        return len(self.ids)
+
+
+def human_line(message: BaseModel) -> str:
+    data: dict[str, Any] = message.model_dump(mode="json")
+    plate = data["plate"]["text"] or "<unreadable>"
+    parts = [
+        data["captured_at_local"],
+        data["camera_id"],
+        data["direction"],
+        data["vehicle_class"],
+        plate,
+        data["plate"]["colour"],
+        data["decision"]["outcome"],
+    ]
+    if isinstance(message, ViolationMessageV1):
+        parts += [message.policy_id, message.action.value, str(message.violation_id)]
+    else:
+        parts.append(data["message_id"])
+    return " ".join(str(p) for p in parts)
+
+
+def handle_record(
+    topic: str, value: bytes | None, stats: ConsumeStats, as_json: bool, out: TextIO, err: TextIO, where: str = ""
+) -> None:
+    """Validate, de-duplicate and print one record (pure of Kafka, so it is unit-testable)."""
+    stats.received += 1
+    model = model_for_topic(topic)
+    if value is None:
+        stats.invalid += 1
+        print(f"invalid {where}: empty value", file=err)
+        return
+    if model is None:
+        try:
+            data = json.loads(value)
+        except ValueError as exc:
+            stats.invalid += 1
+            print(f"invalid {where}: not JSON ({exc})", file=err)
+            return
+        stats.unvalidated += 1
+        print(json.dumps(data, sort_keys=True) if as_json else f"{topic} {data}", file=out)
+        return
+    try:
+        message = model.model_validate_json(value)
+    except ValidationError as exc:
+        stats.invalid += 1
+        first = exc.errors()[0]
+        loc = ".".join(str(p) for p in first["loc"]) or "<root>"
+        print(f"invalid {where}: {exc.error_count()} schema error(s), first at {loc}: {first['msg']}", file=err)
+        return
+    ident = dedup_id(message)
+    if ident in stats.ids:
+        stats.duplicates += 1
+        return
+    stats.ids.add(ident)
+    stats.valid += 1
+    print(message.model_dump_json() if as_json else human_line(message), file=out)
+
+
+def consume(
+    bootstrap: str,
+    topic: str,
+    from_beginning: bool = True,
+    max_idle_s: float = 5.0,
+    as_json: bool = False,
+    group_id: str | None = None,
+    out: TextIO = sys.stdout,
+    err: TextIO = sys.stderr,
+    max_messages: int | None = None,
+) -> ConsumeStats:
+    stats = ConsumeStats()
+    consumer = KafkaConsumer(
+        topic,
+        bootstrap_servers=bootstrap,
+        group_id=group_id,
+        client_id="lez-anpr-consume",
+        auto_offset_reset="earliest" if from_beginning else "latest",
+        enable_auto_commit=group_id is not None,
+        consumer_timeout_ms=max(1, int(max_idle_s * 1000)),
+        session_timeout_ms=6000,
+        heartbeat_interval_ms=1000,
+    )
+    try:
+        for record in consumer:
+            handle_record(
+                topic,
+                record.value,
+                stats,
+                as_json,
+                out,
+                err,
+                where=f"{record.topic}[{record.partition}]@{record.offset}",
+            )
+            if max_messages is not None and stats.received >= max_messages:
+                break
+    finally:
+        consumer.close()
+    return stats
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m sinks.consume", description=__doc__.splitlines()[0])
+    parser.add_argument("--bootstrap", default="127.0.0.1:9092")
+    parser.add_argument("--topic", required=True)
+    parser.add_argument("--from-beginning", action="store_true")
+    parser.add_argument("--max-idle-s", type=float, default=5.0)
+    parser.add_argument("--json", action="store_true", dest="as_json")
+    parser.add_argument("--group-id", default=None)
+    args = parser.parse_args(argv)
+    from sinks.kafka_sink import BrokerUnavailable, check_broker
+
+    try:
+        check_broker(args.bootstrap, timeout_s=5.0)
+    except BrokerUnavailable as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    stats = consume(args.bootstrap, args.topic, args.from_beginning, args.max_idle_s, args.as_json, args.group_id)
+    print(
+        f"consumed {stats.received} from {args.topic}: {stats.valid} valid, {stats.duplicates} duplicate, "
+        f"{stats.invalid} invalid, {stats.unvalidated} unvalidated",
+        file=sys.stderr,
+    )
+    return 1 if stats.invalid else 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
