@@ -45,3 +45,6 @@ lint: venv
 
 clean:
 	rm -rf $(VENV) $(STATE) .pytest_cache .mypy_cache .ruff_cache
+
+eval: models
+	@$(BIN)/lez-anpr eval --data $(DATA)/scenes --out out/eval

@@ -50,16 +50,14 @@ class PlateColourClassifier:
             return ColourResult(PlateColour.UNCERTAIN, 0.0, (0.0, 0.0, 0.0), (0.0, 0.0))
         scale = 64.0 / crop.shape[0]
         small = cv2.resize(crop, (max(8, int(crop.shape[1] * scale)), 64), interpolation=cv2.INTER_AREA)
-        h, w = small.shape[:2]
-        # The outer margin holds the frame around the plate and the vehicle body: keep the centre only.
-        core = small[int(h * 0.12):int(h * 0.88), int(w * 0.06):int(w * 0.94)]
-        lab = cv2.cvtColor(core, cv2.COLOR_BGR2LAB).reshape(-1, 3).astype(np.float64)
-        grey = cv2.cvtColor(core, cv2.COLOR_BGR2GRAY)
+        region = _plate_region(small)
+        lab = cv2.cvtColor(region, cv2.COLOR_BGR2LAB).reshape(-1, 3).astype(np.float64)
+        grey = cv2.cvtColor(region, cv2.COLOR_BGR2GRAY)
         _, mask = cv2.threshold(grey, 0, 255, cv2.THRESH_BINARY + cv2.THRESH_OTSU)
         light = mask.reshape(-1) > 0
         if light.all() or (~light).all():
             return ColourResult(PlateColour.UNCERTAIN, 0.0, (0.0, 0.0, 0.0), (0.0, 0.0))
-        # The background covers more of a plate than its characters do.
+        # Inside the plate, the background covers more than the characters do.
         background_is_light = light.mean() >= 0.5
         background = lab[light] if background_is_light else lab[~light]
         text = lab[~light] if background_is_light else lab[light]
@@ -92,3 +90,28 @@ class PlateColourClassifier:
 def _margin(distance: float, full_at: float) -> float:
     """Confidence grows from 0.5 at the threshold to 1.0 at `full_at` beyond it."""
     return float(min(1.0, 0.5 + 0.5 * distance / full_at))
+
+
+def _plate_region(small: ImageBGR) -> ImageBGR:
+    """The plate inside a loose detector crop: the bounding box of the largest bright blob.
+
+    Detector boxes often include dark vehicle body around the plate, which would outvote the plate's own
+    background. Every plate colour has a bright part spanning the plate (a white/yellow background, or the white
+    border and characters of blue/red plates); closing merges it into one blob. Falls back to the crop's centre.
+    """
+    h, w = small.shape[:2]
+    centre = small[int(h * 0.12):int(h * 0.88), int(w * 0.06):int(w * 0.94)]
+    grey = cv2.cvtColor(small, cv2.COLOR_BGR2GRAY)
+    _, mask = cv2.threshold(grey, 0, 255, cv2.THRESH_BINARY + cv2.THRESH_OTSU)
+    mask = cv2.morphologyEx(mask, cv2.MORPH_CLOSE, np.ones((5, 5), np.uint8))
+    count, _, stats, _ = cv2.connectedComponentsWithStats(mask, connectivity=8)
+    if count <= 1:
+        return centre
+    biggest = 1 + int(np.argmax(stats[1:, cv2.CC_STAT_AREA]))
+    x, y, bw, bh = (int(v) for v in stats[biggest, :4])
+    if bw * bh < 0.2 * w * h or bw < 8 or bh < 8:
+        return centre
+    # Trim the border line and a little margin so only the plate's face is measured.
+    mx, my = max(1, bw // 25), max(1, bh // 10)
+    region: ImageBGR = small[y + my:y + bh - my, x + mx:x + bw - mx]
+    return region if region.size else centre

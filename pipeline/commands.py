@@ -113,6 +113,26 @@ def cmd_read_plates(args: argparse.Namespace) -> int:
     return EXIT_INPUT if failures else EXIT_OK
 
 
+def cmd_eval(args: argparse.Namespace) -> int:
+    from pipeline.app import build_detectors, build_reader, load_config, set_threads
+    from pipeline.evaluate import evaluate, summarise, write_misses
+
+    if not (args.data / "labels.csv").is_file():
+        raise UserError(f"no labels.csv in {args.data} (the labelled data folder)", EXIT_INPUT)
+    app = _with_errors(lambda: load_config(args.config)).app
+    set_threads(app.runtime.inference_threads)
+    vehicle, plate = _with_errors(lambda: build_detectors(app))
+    totals = evaluate(args.data, vehicle, plate, build_reader(app))
+    summary = summarise(totals)
+    misses = write_misses(totals, args.out)
+    for key, value in summary.items():
+        print(f"{key:28s} {value:.4f}" if isinstance(value, float) else f"{key:28s} {value}")
+    print(f"misses: {len(misses)} -> {args.out / 'misses.csv'}, {args.out / 'misses.html'}")
+    print(f"exact_read_rate={summary['exact_read_rate']:.4f} detection_recall={summary['detection_recall']:.4f} "
+          f"colour_accuracy={summary['colour_accuracy']:.4f} plates={int(summary['plates'])}")
+    return EXIT_OK
+
+
 def cmd_consume(args: argparse.Namespace) -> int:
     from sinks.consume import consume
     from sinks.kafka_sink import check_broker

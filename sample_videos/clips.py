@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Literal
 
 from sample_videos.plates import Layout, PlateColour, PlateSpec
@@ -37,7 +37,7 @@ class ClipSpec:
     n_frames: int
     vehicles: tuple[VehicleSpec, ...]
     fps: float = 12.5
-    camera: Camera = Camera()
+    camera: Camera = field(default_factory=Camera)
     entry_moves_down: bool = True  # entering vehicles move top -> bottom in the image
     line_y_px: int = 360
 

@@ -28,7 +28,7 @@ from sample_videos.scene import (
     sprite_homography,
     transform_points,
 )
-from sample_videos.vehicles import Sprite, VehicleClass, View, draw_vehicle
+from sample_videos.vehicles import Sprite, View, draw_vehicle
 
 SPRITE_PX_PER_MM = 0.6
 EXPOSURE_FRACTION = 0.12  # shutter open time / frame interval: sets the motion-blur length
@@ -114,7 +114,7 @@ def render_frame(clip: ClipSpec, actors: list[_Actor], background: BgrImage, ind
         dy_px = cam.mount_height_mm * actor.spec.speed_mm_s / clip.fps * s * s / cam.focal_px
         small = motion_blur(small, EXPOSURE_FRACTION * dy_px)
         anchor = cam.project(actor.spec.lane_x_mm, 0.0, z)
-        m = sprite_homography(small.shape[:2], s, s, anchor, actor.spec.roll_deg, actor.spec.yaw)
+        m = sprite_homography((small.shape[0], small.shape[1]), s, s, anchor, actor.spec.roll_deg, actor.spec.yaw)
         draw_shadow(frame, cam, actor.spec.lane_x_mm, z, actor.sprite.size_mm[0])
         alpha = composite(frame, small, m, light * actor.spec.light_gain)
         sh, sw = small.shape[:2]

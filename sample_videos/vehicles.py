@@ -82,8 +82,9 @@ class _Canvas:
 
     def ellipse(self, cx: float, cy: float, rx: float, ry: float, colour: Colour) -> None:
         c = self.pt(cx, cy)
-        cv2.ellipse(self.img, (round(c[0] * 16), round(c[1] * 16)), (round(rx * self.ppm * 16), round(ry * self.ppm * 16)),
-                    0, 0, 360, (*colour, 255), -1, cv2.LINE_AA, shift=4)
+        axes = (round(rx * self.ppm * 16), round(ry * self.ppm * 16))
+        cv2.ellipse(self.img, (round(c[0] * 16), round(c[1] * 16)), axes, 0, 0, 360, (*colour, 255), -1,
+                    cv2.LINE_AA, shift=4)
 
     def shade_vertical(self, y0_mm: float, y1_mm: float, top_gain: float, bottom_gain: float) -> None:
         """Multiply the colour of rows between two heights by a linear gain (simple lighting)."""

@@ -63,7 +63,8 @@ RECORDS = [
     # Re-issued plate: a petrol motorbike until 4 Jul 2026 local midnight, then an electric one.
     RegistryRecord("29AD12345", VehicleClass.MOTORCYCLE, Fuel.PETROL, None, False, SINCE,
                    datetime(2026, 7, 4, tzinfo=LOCAL)),
-    RegistryRecord("29AD12345", VehicleClass.MOTORCYCLE, Fuel.ELECTRIC, None, False, datetime(2026, 7, 4, tzinfo=LOCAL)),
+    RegistryRecord("29AD12345", VehicleClass.MOTORCYCLE, Fuel.ELECTRIC, None, False,
+                   datetime(2026, 7, 4, tzinfo=LOCAL)),
 ]
 
 ENGINE = RuleEngine(RulesConfig.model_validate(CONFIG), Registry.from_records(RECORDS))

@@ -73,7 +73,7 @@ def test_policy_with_unknown_zone_names_it() -> None:
 def test_gateway_with_unknown_zone_names_it() -> None:
     data = minimal()
     data["gateways"][0]["zone_id"] = "nowhere"
-    with pytest.raises(ValidationError, match="gateway 'gw-1' .* unknown zone 'nowhere'"):
+    with pytest.raises(ValidationError, match=r"gateway 'gw-1' .* unknown zone 'nowhere'"):
         RulesConfig.model_validate(data)
 
 
