@@ -38,24 +38,33 @@ class TextLine:
     confidence: float
 
 
+def _same_line(a: TextBox, b: TextBox) -> bool:
+    """Boxes share a line when they overlap mostly vertically and hardly horizontally.
+
+    On tilted two-line plates the lines' boxes overlap vertically too; what tells them apart is that stacked
+    lines overlap *horizontally* while pieces of one line sit side by side.
+    """
+    v_overlap = min(a.y2, b.y2) - max(a.y1, b.y1)
+    h_overlap = min(a.x2, b.x2) - max(a.x1, b.x1)
+    narrower = max(1.0, min(a.x2 - a.x1, b.x2 - b.x1))
+    lower = max(1.0, min(a.height_px, b.height_px))
+    return v_overlap >= 0.5 * lower and h_overlap <= 0.3 * narrower
+
+
 def group_lines(boxes: Sequence[TextBox]) -> list[TextLine]:
-    """Group text boxes into lines by vertical overlap, top to bottom, each line left to right."""
+    """Group text boxes into lines, top to bottom, each line left to right."""
     rows: list[list[TextBox]] = []
     for box in sorted(boxes, key=lambda b: b.centre_y):
-        if rows:
-            last = rows[-1]
-            ref = sum(b.centre_y for b in last) / len(last)
-            tall = max(max(b.height_px for b in last), box.height_px)
-            if abs(box.centre_y - ref) < 0.5 * tall:
-                last.append(box)
-                continue
-        rows.append([box])
+        row = next((r for r in rows if all(_same_line(box, other) for other in r)), None)
+        if row is None:
+            rows.append([box])
+        else:
+            row.append(box)
+    rows.sort(key=lambda r: sum(b.centre_y for b in r) / len(r))
     lines = []
     for row in rows:
         row.sort(key=lambda b: b.x1)
-        text = "".join(b.text for b in row)
-        conf = min(b.confidence for b in row)
-        lines.append(TextLine(text, conf))
+        lines.append(TextLine("".join(b.text for b in row), min(b.confidence for b in row)))
     return lines
 
 
@@ -95,17 +104,21 @@ class PlateReader:
         colour = self.colour.classify(crop)
         if crop.size == 0 or min(crop.shape[:2]) < 8:
             return _unreadable("crop too small", colour.colour, colour.confidence, ())
-        layout = layout_from_shape(crop.shape[1], crop.shape[0])
-        lines = self._read_lines(crop, layout)
-        raw = tuple(OcrCandidate(_clean(line.text), line.confidence, f"{self.engine.name}:raw")
-                    for line in lines if _clean(line.text))
-        if not lines:
-            return _unreadable("no text found", colour.colour, colour.confidence, raw)
-        best = self._best_candidate(lines, layout)
+        raw: tuple[OcrCandidate, ...] = ()
+        best: tuple[str, float, tuple[OcrCandidate, ...], PlateLayout] | None = None
+        for lines in self._line_hypotheses(crop):
+            raw += tuple(OcrCandidate(_clean(line.text), line.confidence, f"{self.engine.name}:raw")
+                         for line in lines if _clean(line.text))
+            # The lines found decide the layout; the crop's shape is only a hint (detector boxes are loose).
+            layout = PlateLayout.TWO_LINE if len(lines) >= 2 else PlateLayout.ONE_LINE
+            found = self._best_candidate(lines, layout)
+            if found is not None and (best is None or found[1] > best[1]):
+                best = (*found, layout)
         if best is None:
-            return _unreadable("text does not match the plate grammar", colour.colour, colour.confidence, raw)
-        text, confidence, candidates = best
-        all_candidates = candidates + raw
+            reason = "no text found" if not raw else "text does not match the plate grammar"
+            return _unreadable(reason, colour.colour, colour.confidence, _dedup(raw))
+        text, confidence, candidates, layout = best
+        all_candidates = _dedup(candidates + raw)
         if confidence < self.settings.min_confidence:
             return _unreadable(f"confidence {confidence:.2f} below threshold", colour.colour, colour.confidence,
                                all_candidates)
@@ -113,14 +126,17 @@ class PlateReader:
         return PlateRead(ReadStatus.READ, text, display, layout, colour.colour, round(confidence, 4),
                          round(colour.confidence, 4), all_candidates)
 
-    def _read_lines(self, crop: ImageBGR, layout: PlateLayout) -> list[TextLine]:
+    def _line_hypotheses(self, crop: ImageBGR) -> list[list[TextLine]]:
+        """The engine's own lines; for a crop shaped like a two-line plate where it found fewer than two lines,
+        also the crop split between its lines and each half recognised as one line. The better read wins."""
         lines = group_lines(self.engine.read(_prepare(crop, self.settings)))
-        if layout is PlateLayout.TWO_LINE and len(lines) < 2:
+        hypotheses = [lines] if lines else []
+        if layout_from_shape(crop.shape[1], crop.shape[0]) is PlateLayout.TWO_LINE and len(lines) < 2:
             halves = [self.engine.recognise_line(_prepare(half, self.settings)) for half in split_two_lines(crop)]
             split = [TextLine(h.text, h.confidence) for h in halves if h is not None and _clean(h.text)]
             if len(split) == 2:
-                return split
-        return lines
+                hypotheses.append(split)
+        return hypotheses
 
     def _best_candidate(self, lines: Sequence[TextLine],
                         layout: PlateLayout) -> tuple[str, float, tuple[OcrCandidate, ...]] | None:
@@ -138,6 +154,16 @@ class PlateReader:
         candidates = tuple(OcrCandidate(text, round(conf, 4), source) for text, conf in scored[:5])
         text, conf = scored[0]
         return text, conf, candidates
+
+
+def _dedup(candidates: tuple[OcrCandidate, ...]) -> tuple[OcrCandidate, ...]:
+    seen: set[str] = set()
+    out = []
+    for cand in candidates:
+        if cand.text not in seen:
+            seen.add(cand.text)
+            out.append(cand)
+    return tuple(out)
 
 
 def _clean(text: str) -> str:

@@ -128,7 +128,7 @@ def evaluate(data_dir: Path, vehicle: VehicleDetector, plate_detector: PlateDete
             totals.plate_ms.append((time.perf_counter() - t0) * 1000)
             crops.append(plate_crop)
         totals.image_ms.append((time.perf_counter() - start) * 1000)
-        outcomes, matched = _match(image_labels, plates, reads, crops)
+        outcomes, _ = _match(image_labels, plates, reads, crops)
         totals.outcomes += outcomes
         totals.detections += len(plates)
         totals.true_detections += sum(1 for o in outcomes if o.found and o.label.box is not None)

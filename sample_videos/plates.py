@@ -189,7 +189,7 @@ def render_plate(spec: PlateSpec, px_per_mm: float = 2.0) -> BgrImage:
     """Render ``spec`` flat and clean at ``px_per_mm``; returns an HxWx3 uint8 BGR image."""
     g = _GEOMETRY[spec.layout]
     w, h = round(g.width_mm * px_per_mm), round(g.height_mm * px_per_mm)
-    ink_mask = np.zeros((h, w), dtype=np.float32)
+    ink_mask: npt.NDArray[np.float32] = np.zeros((h, w), dtype=np.float32)
     lines = spec.display_lines
     if len(lines) == 1:
         _draw_line(ink_mask, lines[0], g, g.height_mm / 2, px_per_mm)
@@ -199,14 +199,15 @@ def render_plate(spec: PlateSpec, px_per_mm: float = 2.0) -> BgrImage:
         _draw_line(ink_mask, lines[0], g, top + g.char_h_mm / 2, px_per_mm)
         _draw_line(ink_mask, lines[1], g, top + g.char_h_mm * 1.5 + g.line_gap_mm, px_per_mm)
     border = _rounded_rect_mask(h, w, inset=2.5 * px_per_mm, thickness=3.0 * px_per_mm, radius=6 * px_per_mm)
-    ink_mask = np.maximum(ink_mask, border)
+    ink_mask = np.maximum(ink_mask, border).astype(np.float32)
     bg, ink = _COLOURS[spec.colour]
     bg_arr = np.array(bg, dtype=np.float32)
     ink_arr = np.array(ink, dtype=np.float32)
     # A faint vertical sheen, as on a real reflective plate.
     shade = np.linspace(1.02, 0.93, h, dtype=np.float32)[:, None, None]
     out = bg_arr * shade * (1.0 - ink_mask[..., None]) + ink_arr * ink_mask[..., None]
-    return np.clip(out + 0.5, 0, 255).astype(np.uint8)
+    plate: BgrImage = np.clip(out + 0.5, 0, 255).astype(np.uint8)
+    return plate
 
 
 def obscure_plate(plate: BgrImage, seed: int) -> BgrImage:
@@ -226,4 +227,5 @@ def obscure_plate(plate: BgrImage, seed: int) -> BgrImage:
     cx, cy = rng.uniform(0.45, 0.65) * w, rng.uniform(0.35, 0.6) * h
     glare = np.exp(-(((xx - cx) / (0.32 * w)) ** 2 + ((yy - cy) / (0.6 * h)) ** 2))
     out = out + 330.0 * glare[..., None]
-    return np.clip(out, 0, 255).astype(np.uint8)
+    obscured: BgrImage = np.clip(out, 0, 255).astype(np.uint8)
+    return obscured

@@ -81,7 +81,8 @@ def motion_blur(img: npt.NDArray[np.uint8], length_px: float) -> npt.NDArray[np.
     if n < 2:
         return img
     kernel = np.full((n, 1), 1.0 / n, dtype=np.float32)
-    return cv2.filter2D(img, -1, kernel, borderType=cv2.BORDER_CONSTANT)
+    blurred: npt.NDArray[np.uint8] = cv2.filter2D(img, -1, kernel, borderType=cv2.BORDER_CONSTANT)
+    return blurred
 
 
 def sprite_homography(sprite_hw: tuple[int, int], sprite_ppm: float, scale: float, anchor_xy: tuple[float, float],
@@ -114,7 +115,7 @@ def composite(frame: npt.NDArray[np.float32], bgra: npt.NDArray[np.uint8], m: Fl
     keeps their edges clean."""
     size = (frame.shape[1], frame.shape[0])
     warped = cv2.warpPerspective(bgra, m, size, flags=cv2.INTER_LINEAR, borderMode=cv2.BORDER_CONSTANT)
-    a = warped[..., 3].astype(np.float32) / 255.0
+    a: npt.NDArray[np.float32] = warped[..., 3].astype(np.float32) / 255.0
     frame *= 1 - a[..., None]
     frame += warped[..., :3].astype(np.float32) * gain
     return a
