@@ -24,7 +24,7 @@ ImageBGR = npt.NDArray[np.uint8]
 class ColourThresholds:
     """Corrected CIELAB chroma limits (OpenCV 8-bit Lab with the 128 offset removed)."""
 
-    yellow_min_b: float = 28.0  # b* above this on a dark-text plate: yellow
+    yellow_min_b: float = 24.0  # b* above this on a dark-text plate: yellow (warm-lit white measured 13)
     white_max_chroma: float = 16.0  # chroma below this on a dark-text plate: white
     blue_max_b: float = -14.0  # b* below this on a light-text plate: blue
     red_min_a: float = 22.0  # a* above this on a light-text plate: red
@@ -62,7 +62,11 @@ class PlateColourClassifier:
         background = lab[light] if background_is_light else lab[~light]
         text = lab[~light] if background_is_light else lab[light]
         bg = np.median(background, axis=0) - np.array([0.0, 128.0, 128.0])
-        tx = np.median(text, axis=0) - np.array([0.0, 128.0, 128.0])
+        # Only the darkest (or, on light-text plates, brightest) characters are a clean grey reference: blurred
+        # character edges are blended with the background and would remove part of the plate's own colour.
+        order = np.argsort(text[:, 0])
+        core = order[: max(1, len(order) // 3)] if background_is_light else order[-max(1, len(order) // 3):]
+        tx = np.median(text[core], axis=0) - np.array([0.0, 128.0, 128.0])
         weight = self.t.dark_text_weight if background_is_light else 1.0
         a_corr, b_corr = bg[1] - weight * tx[1], bg[2] - weight * tx[2]
         colour, confidence = self._decide(background_is_light, float(a_corr), float(b_corr))

@@ -139,20 +139,30 @@ class Pipeline:
 
     # -- helpers ---------------------------------------------------------------------------------------------
     def _put(self, q: queue.Queue[T], item: T, *, live: bool = False, camera_id: str = "", stage: str = "") -> bool:
-        """Blocking put that gives up when the pipeline fails; live frames drop the oldest instead."""
+        """Blocking put that gives up when the pipeline fails; live frames drop the oldest instead.
+
+        A live put never waits: blocking the capture thread would stall the camera instead of dropping. Only
+        frames are dropped — an end marker of another camera found at the head goes back in the queue (losing it
+        would leave the detector waiting for that camera forever)."""
         while True:
             if self.status is Status.FAILED:
                 return False
             try:
-                q.put(item, timeout=POLL_S)
+                if live:
+                    q.put_nowait(item)
+                else:
+                    q.put(item, timeout=POLL_S)
                 return True
             except queue.Full:
                 if live:
                     try:
-                        q.get_nowait()
-                        self.counters.inc("dropped_frames", camera=camera_id, stage=stage)
+                        oldest = q.get_nowait()
                     except queue.Empty:
-                        pass
+                        continue
+                    if False and isinstance(oldest, SourceEnd):
+                        self._put(q, oldest)  # a marker is never dropped
+                    else:
+                        self.counters.inc("dropped_frames", camera=camera_id, stage=stage)
 
     def _get(self, q: queue.Queue[T]) -> T | None:
         try:

@@ -56,21 +56,49 @@ class Track:
     box: BoxXYXY
     plate_box: BoxXYXY | None
     box_is_vehicle: bool = False
-    velocity: tuple[float, float] = (0.0, 0.0)  # px per frame of the box centre
+    velocity: tuple[float, float] = (0.0, 0.0)  # px per second of event time, of the box centre
+    plate_velocity: tuple[float, float] = (0.0, 0.0)  # px per second, of the plate box centre
+    plate_seen: datetime | None = None
     frames_seen: int = 0
     centres: deque[tuple[float, float]] = field(default_factory=lambda: deque(maxlen=CENTRE_HISTORY))
     classes: Counter[VehicleClass] = field(default_factory=Counter)
     shots: list[tuple[float, int, PlateShot]] = field(default_factory=list)  # min-heap of the best K
 
-    def predicted(self) -> BoxXYXY:
-        dx, dy = self.velocity
-        return BoxXYXY(self.box.x1 + dx, self.box.y1 + dy, self.box.x2 + dx, self.box.y2 + dy)
+    def predicted(self, at: datetime) -> BoxXYXY:
+        return _shift(self.box, self.velocity, (at - self.last_seen).total_seconds())
+
+    def predicted_plate(self, at: datetime) -> BoxXYXY | None:
+        if self.plate_box is None or self.plate_seen is None:
+            return None
+        return _shift(self.plate_box, self.plate_velocity, (at - self.plate_seen).total_seconds())
 
     def best_shots(self) -> list[PlateShot]:
         return [shot for _, _, shot in sorted(self.shots, key=lambda s: (-s[0], s[1]))]
 
     def vehicle_class(self) -> VehicleClass | None:
         return self.classes.most_common(1)[0][0] if self.classes else None
+
+
+def _shift(box: BoxXYXY, velocity: tuple[float, float], dt_s: float) -> BoxXYXY:
+    dx, dy = velocity[0] * dt_s, velocity[1] * dt_s
+    return BoxXYXY(box.x1 + dx, box.y1 + dy, box.x2 + dx, box.y2 + dy)
+
+
+def _velocity(old: BoxXYXY, new: BoxXYXY, dt_s: float) -> tuple[float, float]:
+    if dt_s <= 0:
+        return (0.0, 0.0)
+    (ox, oy), (nx, ny) = old.centre, new.centre
+    return ((nx - ox) / dt_s, (ny - oy) / dt_s)
+
+
+def _plate_proximity(predicted: BoxXYXY, plate: BoxXYXY) -> float:
+    """A plate that moved further than its own size between frames (fast vehicles, low fps) no longer overlaps
+    its prediction; a centre within one plate width still continues the track, scored below a real overlap."""
+    (px, py), (qx, qy) = predicted.centre, plate.centre
+    distance = ((px - qx) ** 2 + (py - qy) ** 2) ** 0.5
+    scale = max(predicted.width_px, plate.width_px)
+    similar = min(predicted.width_px, plate.width_px) / max(1.0, scale) >= 0.6
+    return max(0.0, 0.5 * (1.0 - distance / scale)) if similar and scale > 0 else 0.0
 
 
 def associate(vehicles: Sequence[VehicleDetection], plates: Sequence[PlateDetection],
@@ -114,7 +142,7 @@ class Tracker:
 
     def update(self, seq: int, event_time: datetime, image: ImageBGR, subjects: Sequence[Subject]) -> list[Track]:
         """Feed one frame's subjects; returns the tracks that have just finished (unseen for max_age_s)."""
-        pairs = self._match(subjects)
+        pairs = self._match(subjects, event_time)
         matched_tracks = {id(t) for t, _ in pairs}
         matched_subjects = {id(s) for _, s in pairs}
         for track, subject in pairs:
@@ -133,14 +161,16 @@ class Tracker:
         finished, self.active = self.active, []
         return finished
 
-    def _match(self, subjects: Sequence[Subject]) -> list[tuple[Track, Subject]]:
+    def _match(self, subjects: Sequence[Subject], at: datetime) -> list[tuple[Track, Subject]]:
         scores = []
         for ti, track in enumerate(self.active):
-            predicted = track.predicted()
+            predicted = track.predicted(at)
+            predicted_plate = track.predicted_plate(at)
             for si, subject in enumerate(subjects):
                 score = predicted.iou(subject.box)
-                if track.plate_box is not None and subject.plate is not None:
-                    score = max(score, track.plate_box.iou(subject.plate.box))
+                if predicted_plate is not None and subject.plate is not None:
+                    plate = subject.plate.box
+                    score = max(score, predicted_plate.iou(plate), _plate_proximity(predicted_plate, plate))
                 if score >= self.match_iou:
                     scores.append((score, ti, si))
         scores.sort(reverse=True)
@@ -158,10 +188,9 @@ class Tracker:
         is_vehicle = subject.vehicle_box is not None
         # A vehicle box and a bare plate box have different centres: estimate motion only between like boxes.
         if track.frames_seen and is_vehicle == track.box_is_vehicle:
-            (ox, oy), (nx, ny) = track.box.centre, subject.box.centre
-            track.velocity = (nx - ox, ny - oy)
+            track.velocity = _velocity(track.box, subject.box, (event_time - track.last_seen).total_seconds())
         elif track.frames_seen:
-            track.velocity = (0.0, 0.0)
+            track.velocity = track.plate_velocity
         track.box, track.box_is_vehicle = subject.box, is_vehicle
         track.last_seen = event_time
         track.frames_seen += 1
@@ -169,7 +198,10 @@ class Tracker:
         if subject.vehicle_class is not None:
             track.classes[subject.vehicle_class] += 1
         if subject.plate is not None:
-            track.plate_box = subject.plate.box
+            if track.plate_box is not None and track.plate_seen is not None:
+                dt = (event_time - track.plate_seen).total_seconds()
+                track.plate_velocity = _velocity(track.plate_box, subject.plate.box, dt)
+            track.plate_box, track.plate_seen = subject.plate.box, event_time
             self._keep_shot(track, seq, event_time, image, subject)
 
     def _keep_shot(self, track: Track, seq: int, event_time: datetime, image: ImageBGR, subject: Subject) -> None:

@@ -55,7 +55,7 @@ def test_bad_plate_text_is_rejected(bad: str) -> None:
 
 
 def test_plate_colours_differ() -> None:
-    centres = {c: render_plate(PlateSpec("30A12345", Layout.CAR_ONE_LINE, c))[10, 30].tolist() for c in PlateColour}
+    centres = {c: render_plate(PlateSpec("30A12345", Layout.CAR_ONE_LINE, c))[16, 30].tolist() for c in PlateColour}
     assert len({tuple(v) for v in centres.values()}) == len(PlateColour)
 
 
