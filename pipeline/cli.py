@@ -33,6 +33,7 @@ def _parser() -> argparse.ArgumentParser:
     run.add_argument("--no-kafka", action="store_true", help="do not publish to Kafka (use --out)")
     run.add_argument("--out", type=Path, help="also write every message as JSONL under this folder")
     run.add_argument("--evidence-dir", type=Path, help="evidence store folder (default: STATE/evidence)")
+    run.add_argument("--outbox", type=Path, help="durable outbox file (default: STATE/outbox.sqlite)")
 
     val = sub.add_parser("validate-config", help="check a config file and its rules and registry")
     val.add_argument("file", type=Path)

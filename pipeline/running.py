@@ -91,7 +91,7 @@ def run_with_sinks(args: argparse.Namespace, errors: ErrorScope) -> int:
     with errors():
         loaded = load_config(args.config)
     bootstrap = None if args.no_kafka else (args.bootstrap or loaded.app.kafka.bootstrap)
-    return _run(args, errors, bootstrap, None)
+    return _run(args, errors, bootstrap, args.outbox)
 
 
 def run_demo(args: argparse.Namespace, errors: ErrorScope) -> int:

@@ -159,7 +159,7 @@ class Pipeline:
                         oldest = q.get_nowait()
                     except queue.Empty:
                         continue
-                    if False and isinstance(oldest, SourceEnd):
+                    if isinstance(oldest, SourceEnd):
                         self._put(q, oldest)  # a marker is never dropped
                     else:
                         self.counters.inc("dropped_frames", camera=camera_id, stage=stage)

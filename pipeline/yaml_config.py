@@ -74,7 +74,14 @@ def validate(model: type[M], data: Any, lines: dict[KeyPath, int], path: Path) -
         return model.model_validate(data if data is not None else {})
     except ValidationError as exc:
         messages = []
-        for err in exc.errors():
+        errors = exc.errors()
+        inner = [tuple(e["loc"]) for e in errors]
+        for err in errors:
+            # A list whose item failed is also reported "too short" (it counts only the items that validated):
+            # that second error names a problem the file does not have.
+            if err["type"] == "too_short" and any(len(i) > len(err["loc"]) and i[:len(err["loc"])] == tuple(err["loc"])
+                                                  for i in inner):
+                continue
             loc: KeyPath = tuple(part for part in err["loc"] if isinstance(part, str | int))
             # Discriminated unions add the tag as a path element that is not in the file.
             file_loc = tuple(p for p in loc if p in _keys_in(lines) or isinstance(p, int))

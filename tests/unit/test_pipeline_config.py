@@ -109,3 +109,17 @@ def test_demo_config_loads_with_rules_and_registry() -> None:
     assert loaded.rules.gateway_for_camera("demo-cam-1") is not None
     assert len(loaded.registry) >= 1
     assert len(loaded.config_sha256) == 64
+
+
+def test_bad_camera_item_is_not_also_reported_as_an_empty_camera_list(tmp_path: Path) -> None:
+    path = _write(tmp_path, GOOD.replace("    source: clip.mp4\n", "    source: clip.mp4\n    sourcee: x.mp4\n"))
+    with pytest.raises(ConfigError) as info:
+        load_model(AppConfig, path)
+    assert info.value.lines == [f"{path}:6: cameras.0.sourcee: Extra inputs are not permitted"]
+
+
+def test_empty_camera_list_is_still_too_short(tmp_path: Path) -> None:
+    path = _write(tmp_path, "rules_file: r.yaml\ncameras: []\n")
+    with pytest.raises(ConfigError) as info:
+        load_model(AppConfig, path)
+    assert len(info.value.lines) == 1 and info.value.lines[0].startswith(f"{path}:2: cameras:")

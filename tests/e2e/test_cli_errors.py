@@ -1,0 +1,117 @@
+"""Bad input at the command line: one clear line on stderr, the documented exit code, never a traceback."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+REPO = Path(__file__).resolve().parents[2]
+CLI = REPO / ".venv" / "bin" / "lez-anpr"
+DEMO = REPO / "configs" / "demo" / "demo.yaml"
+EXIT_CONFIG, EXIT_INPUT, EXIT_BROKER = 2, 3, 4
+
+
+def lez(*args: str, timeout: float = 60.0) -> subprocess.CompletedProcess[str]:
+    env = dict(os.environ, LEZ_STATE_DIR=os.environ.get("LEZ_STATE_DIR", str(REPO / ".state")))
+    command = [str(CLI)] if CLI.exists() else [sys.executable, "-m", "pipeline.cli"]
+    return subprocess.run([*command, *args], cwd=REPO, env=env, capture_output=True, text=True, timeout=timeout,
+                          check=False)
+
+
+def assert_clean_failure(result: subprocess.CompletedProcess[str], code: int) -> list[str]:
+    assert result.returncode == code, (result.returncode, result.stderr[-2000:])
+    assert "Traceback" not in result.stderr and "Traceback" not in result.stdout
+    ours = [line for line in result.stderr.splitlines() if line.startswith("lez-anpr:")]
+    assert len(ours) == 1, result.stderr[-2000:]
+    return ours
+
+
+def box_config(tmp_path: Path, extra: str = "", camera_extra: str = "") -> Path:
+    path = tmp_path / "box.yaml"
+    path.write_text(
+        "site_id: test\n"
+        f"rules_file: {REPO / 'configs' / 'demo' / 'rules.yaml'}\n"
+        "cameras:\n"
+        "  - id: demo-cam-1\n"
+        "    source: clip.mp4\n"
+        f"{camera_extra}{extra}", encoding="utf-8")
+    return path
+
+
+def test_unknown_key_exits_2_naming_file_line_and_key(tmp_path: Path) -> None:
+    config = box_config(tmp_path, camera_extra="    sourcee: typo.mp4\n")
+    result = lez("validate-config", str(config))
+    assert_clean_failure(result, EXIT_CONFIG)
+    assert f"{config}:6: cameras.0.sourcee: Extra inputs are not permitted" in result.stderr
+
+
+def test_wrong_type_exits_2(tmp_path: Path) -> None:
+    config = box_config(tmp_path, extra="runtime:\n  queue_size: lots\n")
+    result = lez("validate-config", str(config))
+    assert_clean_failure(result, EXIT_CONFIG)
+    assert f"{config}:7: runtime.queue_size:" in result.stderr
+
+
+def test_yaml_syntax_error_exits_2(tmp_path: Path) -> None:
+    config = tmp_path / "broken.yaml"
+    config.write_text("site_id: x\ncameras: [\n", encoding="utf-8")
+    result = lez("validate-config", str(config))
+    assert_clean_failure(result, EXIT_CONFIG)
+    assert "YAML syntax error" in result.stderr and str(config) in result.stderr
+
+
+def test_bad_config_on_run_exits_2(tmp_path: Path) -> None:
+    config = box_config(tmp_path, extra="tracking:\n  max_age: 2\n")
+    result = lez("run", "--config", str(config), "--no-kafka", "--out", str(tmp_path / "out"))
+    assert_clean_failure(result, EXIT_CONFIG)
+    assert f"{config}:7: tracking.max_age" in result.stderr
+
+
+def test_validate_demo_config() -> None:
+    result = lez("validate-config", str(DEMO))
+    assert result.returncode == 0, result.stderr
+    assert "OK (1 camera(s)" in result.stdout
+
+
+def test_validate_example_gateway_config_with_hanoi_rules() -> None:
+    """The full gateway example uses the Hanoi pilot rules and registry (configs/hanoi/)."""
+    config = REPO / "configs" / "example-gateway.yaml"
+    if not config.exists():
+        pytest.skip("no full gateway config in this checkout")
+    result = lez("validate-config", str(config))
+    assert result.returncode == 0, result.stderr
+    assert ": OK (" in result.stdout
+
+
+@pytest.mark.e2e
+def test_missing_video_exits_3_with_one_line(tmp_path: Path) -> None:
+    missing = tmp_path / "nope.mp4"
+    result = lez("run", "--config", str(DEMO), "--source", str(missing), "--no-kafka", "--out", str(tmp_path / "o"))
+    [line] = assert_clean_failure(result, EXIT_INPUT)
+    assert "not found" in line and str(missing) in line
+
+
+@pytest.mark.e2e
+@pytest.mark.parametrize("content", [b"", b"\x00\x01garbage" * 2000], ids=["zero-byte", "garbage"])
+def test_unusable_video_exits_3(tmp_path: Path, content: bytes) -> None:
+    video = tmp_path / "bad.mp4"
+    video.write_bytes(content)
+    result = lez("run", "--config", str(DEMO), "--source", str(video), "--no-kafka", "--out", str(tmp_path / "o"))
+    [line] = assert_clean_failure(result, EXIT_INPUT)
+    assert str(video) in line
+
+
+@pytest.mark.e2e
+def test_unreachable_broker_exits_4_quickly(tmp_path: Path) -> None:
+    started = time.monotonic()
+    result = lez("run", "--config", str(DEMO), "--bootstrap", "127.0.0.1:1", "--out", str(tmp_path / "o"),
+                 timeout=60)
+    elapsed = time.monotonic() - started
+    [line] = assert_clean_failure(result, EXIT_BROKER)
+    assert line.startswith("lez-anpr: Kafka") and "127.0.0.1:1" in line
+    assert elapsed < 20
