@@ -69,8 +69,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = _parser().parse_args(argv)
     logging.basicConfig(level=logging.DEBUG if args.verbose else logging.INFO,
                         format="%(asctime)s %(levelname)s %(name)s: %(message)s", stream=sys.stderr)
-    for noisy in ("kafka", "ultralytics", "RapidOCR", "easyocr"):
+    for noisy in ("ultralytics", "RapidOCR", "easyocr"):
         logging.getLogger(noisy).setLevel(logging.WARNING)
+    # kafka-python logs every refused connection at ERROR; the publisher reports outages itself, once.
+    logging.getLogger("kafka").setLevel(logging.DEBUG if args.verbose else logging.CRITICAL)
     from pipeline import commands  # deferred: keeps `--help` fast and the offline env first
 
     try:
