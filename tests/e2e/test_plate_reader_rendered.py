@@ -1,0 +1,70 @@
+"""The OCR path alone (real PP-OCR) on plates the repo renders: layouts, colours, loose crops, unreadable."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import cv2
+import numpy as np
+import pytest
+
+from ocr.colour import PlateColourClassifier
+from ocr.engines import RapidOcrEngine
+from ocr.plate_reader import PlateReader
+from rules.types import PlateColour, PlateLayout, ReadStatus
+from sample_videos.plates import Layout, PlateSpec, obscure_plate, render_plate
+from sample_videos.plates import PlateColour as RenderColour
+
+pytestmark = pytest.mark.e2e
+ROOT = Path(__file__).resolve().parents[2]
+
+
+@pytest.fixture(scope="module")
+def reader() -> PlateReader:
+    return PlateReader(RapidOcrEngine(), PlateColourClassifier())
+
+
+def _loose(plate: np.ndarray, margin: float = 0.15) -> np.ndarray:
+    h, w = plate.shape[:2]
+    my, mx = int(h * margin), int(w * margin)
+    return cv2.copyMakeBorder(plate, my, my, mx, mx, cv2.BORDER_CONSTANT, value=(60, 60, 60))
+
+
+@pytest.mark.parametrize(("compact", "layout", "colour", "lines", "plate_layout"), [
+    ("30A12345", Layout.CAR_ONE_LINE, RenderColour.WHITE, ("30A-123.45",), PlateLayout.ONE_LINE),
+    ("29H45678", Layout.CAR_ONE_LINE, RenderColour.YELLOW, ("29H-456.78",), PlateLayout.ONE_LINE),
+    ("80A01234", Layout.CAR_ONE_LINE, RenderColour.BLUE, ("80A-012.34",), PlateLayout.ONE_LINE),
+    ("30K56789", Layout.CAR_TWO_LINE, RenderColour.WHITE, ("30K", "567.89"), PlateLayout.TWO_LINE),
+])
+def test_reads_rendered_plates_exactly(reader: PlateReader, compact: str, layout: Layout, colour: RenderColour,
+                                       lines: tuple[str, ...], plate_layout: PlateLayout) -> None:
+    read = reader.read(_loose(render_plate(PlateSpec(compact, layout, colour), px_per_mm=0.5)))
+    assert read.status is ReadStatus.READ, read.reason
+    assert read.text == compact
+    assert read.lines == lines
+    assert read.layout is plate_layout
+    assert read.colour is PlateColour(colour.value)
+
+
+def test_glare_and_mud_is_unreadable_not_a_guess(reader: PlateReader) -> None:
+    plate = render_plate(PlateSpec("30E88816", Layout.CAR_ONE_LINE), px_per_mm=0.5)
+    read = reader.read(obscure_plate(plate, seed=3))
+    assert read.status is ReadStatus.UNREADABLE
+    assert read.text == "" and read.reason
+
+
+def test_read_plates_cli_prints_one_json_line_per_image(tmp_path: Path) -> None:
+    good = tmp_path / "good.png"
+    cv2.imwrite(str(good), _loose(render_plate(PlateSpec("30A12345", Layout.CAR_ONE_LINE), px_per_mm=0.5)))
+    bad = tmp_path / "bad.png"
+    bad.write_bytes(b"not an image")
+    proc = subprocess.run([sys.executable, "-m", "pipeline.cli", "read-plates", str(good), str(bad), "--json"],
+                          cwd=ROOT, capture_output=True, text=True, timeout=120)
+    rows = [json.loads(line) for line in proc.stdout.splitlines()]
+    assert [r["file"] for r in rows] == [str(good), str(bad)]
+    assert rows[0]["text"] == "30A12345" and rows[0]["colour"] == "white" and rows[0]["lines"] == ["30A-123.45"]
+    assert {"confidence", "candidates", "lines"} <= rows[0].keys()
+    assert rows[1]["error"] and proc.returncode != 0
