@@ -9,6 +9,7 @@ from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pytest
@@ -173,7 +174,7 @@ class Run:
     engine: FakeTextEngine
     elapsed_s: float
 
-    def topic(self, name: str) -> list[object]:
+    def topic(self, name: str) -> list[Any]:
         return self.sink.messages(name)
 
 
@@ -211,22 +212,22 @@ def test_one_passage_per_vehicle_with_violation_and_review(rules: RulesConfig, r
     assert run.counters.get("ocr_reads") == run.engine.calls <= 2 * 3
 
     [violation] = run.topic(TOPIC_VIOLATIONS)
-    assert violation.plate.text == "30A12345"  # type: ignore[attr-defined]
-    assert violation.decision.outcome is Outcome.VIOLATION  # type: ignore[attr-defined]
-    assert violation.captured_at_utc >= START  # type: ignore[attr-defined]  # footage time, not now
+    assert violation.plate.text == "30A12345"
+    assert violation.decision.outcome is Outcome.VIOLATION
+    assert violation.captured_at_utc >= START  # footage time, not now
     assert run.counters.get("violations") == 1
 
     [review] = run.topic(TOPIC_REVIEW)
-    assert review.plate.status.value == "unreadable"  # type: ignore[attr-defined]
-    assert review.decision.outcome is Outcome.NEEDS_REVIEW  # type: ignore[attr-defined]
+    assert review.plate.status.value == "unreadable"
+    assert review.decision.outcome is Outcome.NEEDS_REVIEW
     assert run.counters.get("unreadable") == 1 and run.counters.get("reads") == 1
 
 
 def test_replay_is_deterministic(rules: RulesConfig, registry: Registry) -> None:
     runs = [run_pipeline(rules, registry, [ListSource(CAMERA, 30, TWO_CARS)]) for _ in range(2)]
-    ids = [[str(m.violation_id) for m in r.topic(TOPIC_VIOLATIONS)] for r in runs]  # type: ignore[attr-defined]
+    ids = [[str(m.violation_id) for m in r.topic(TOPIC_VIOLATIONS)] for r in runs]
     assert ids[0] and ids[0] == ids[1]
-    message_ids = [sorted(str(m.message_id) for m in r.topic(TOPIC_PLATE_READS)) for r in runs]  # type: ignore[attr-defined]
+    message_ids = [sorted(str(m.message_id) for m in r.topic(TOPIC_PLATE_READS)) for r in runs]
     assert message_ids[0] == message_ids[1]
     keys = [[p.key for p in r.sink.items] for r in runs]
     assert keys[0] == keys[1]

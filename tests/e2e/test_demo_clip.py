@@ -12,6 +12,7 @@ import json
 import os
 import subprocess
 import sys
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -31,9 +32,17 @@ pytestmark = pytest.mark.e2e
 
 
 @pytest.fixture(scope="module")
-def demo_run(kafka_broker: EmbeddedBroker, tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
+def own_broker(kafka_broker: EmbeddedBroker) -> Iterator[EmbeddedBroker]:
+    """A broker of this module's own: the session broker's topics carry other tests' messages."""
+    with EmbeddedBroker(port=0) as broker:
+        yield broker
+
+
+@pytest.fixture(scope="module")
+def demo_run(own_broker: EmbeddedBroker, tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
     if not (STATE / "models" / "yolov8n.onnx").is_file():
         pytest.skip("models not extracted: run `make models` (make test does it)")
+    kafka_broker = own_broker
     tmp = tmp_path_factory.mktemp("demo")
     cmd = [sys.executable, "-m", "pipeline.cli", "run", "--config", str(ROOT / "configs/demo/demo.yaml"),
            "--bootstrap", kafka_broker.bootstrap, "--out", str(tmp / "out"), "--outbox", str(tmp / "outbox.sqlite"),

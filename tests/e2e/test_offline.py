@@ -12,6 +12,7 @@ import os
 import subprocess
 import sys
 from pathlib import Path
+from typing import Any
 
 import cv2
 import pytest
@@ -82,7 +83,7 @@ def child_env(tmp_path: Path) -> tuple[dict[str, str], Path]:
     return env, log
 
 
-def records(log: Path) -> list[dict[str, object]]:
+def records(log: Path) -> list[dict[str, Any]]:
     return [json.loads(line) for line in log.read_text(encoding="utf-8").splitlines()] if log.exists() else []
 
 
@@ -124,8 +125,9 @@ def assert_offline(log: Path) -> None:
     imports = {r["module"]: r["env"] for r in recs if r["event"] == "import"}
     for module in ("ultralytics", "onnxruntime"):
         assert module in imports, f"{module} was never imported: the run did not exercise the models"
-    for module, env in imports.items():
-        assert env == {"YOLO_OFFLINE": "1", "HF_HUB_OFFLINE": "1", "ORT_DISABLE_TELEMETRY": "1"}, (module, env)
+    for module, seen_env in imports.items():
+        expected = {"YOLO_OFFLINE": "1", "HF_HUB_OFFLINE": "1", "ORT_DISABLE_TELEMETRY": "1"}
+        assert seen_env == expected, f"{module} imported before the offline variables were set: {seen_env}"
 
 
 def test_audit_hook_sees_a_non_loopback_lookup(tmp_path: Path) -> None:

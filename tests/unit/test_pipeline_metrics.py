@@ -11,7 +11,7 @@ from pipeline.metrics import Counters
 def test_plate_like_labels_are_refused(label: str) -> None:
     counters = Counters()
     with pytest.raises(ValueError, match="plate text"):
-        counters.inc("reads", **{label: "30A12345"})
+        counters.inc("reads", 1.0, **{label: "30A12345"})
     with pytest.raises(ValueError):
         counters.set("reads", 1.0, **{label: "30A12345"})
     assert "30A12345" not in counters.to_prometheus()

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 from datetime import UTC, datetime, timedelta, timezone
 from pathlib import Path
 
@@ -40,7 +41,7 @@ def test_video_yields_every_frame_with_footage_event_time(clip: Path) -> None:
     times = [f.event_time for f in frames]
     assert all(t.tzinfo is not None and t.utcoffset() == timedelta(0) for t in times)
     assert times[0] == START  # the first frame is at the configured start (container time 0)
-    assert all(b > a for a, b in zip(times, times[1:], strict=False))
+    assert all(b > a for a, b in itertools.pairwise(times))
     # Container timestamps at 10 fps: frame k is k × 100 ms after the start (±1 ms of rounding).
     for k, t in enumerate(times):
         assert abs((t - START).total_seconds() - k / FPS) < 0.002
@@ -115,7 +116,7 @@ def test_image_folder_errors(tmp_path: Path) -> None:
 
 def test_frame_refuses_naive_time_and_non_bgr_images() -> None:
     with pytest.raises(ValueError):
-        Frame("cam", 0, datetime(2026, 1, 1), np.zeros((4, 4, 3), np.uint8))  # noqa: DTZ001
+        Frame("cam", 0, datetime(2026, 1, 1), np.zeros((4, 4, 3), np.uint8))
     with pytest.raises(ValueError):
         Frame("cam", 0, START, np.zeros((4, 4), np.uint8))
 

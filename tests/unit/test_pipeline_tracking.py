@@ -63,7 +63,7 @@ def test_associate_one_plate_per_vehicle_the_surest_wins() -> None:
 
 def test_moving_box_keeps_its_id_across_frames() -> None:
     tracker = _tracker()
-    ids = set()
+    ids: set[int] = set()
     for i in range(20):
         x = 10 + 8 * i
         subjects = associate([_vehicle(x, 50, x + 80, 130)], [])
