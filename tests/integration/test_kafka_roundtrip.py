@@ -57,7 +57,8 @@ def test_ensure_topics_creates_and_is_idempotent(kafka_broker: EmbeddedBroker) -
     check_broker(kafka_broker.bootstrap, timeout_s=2.0)
 
 
-def test_roundtrip_validates_dedups_and_keeps_per_camera_order(kafka_broker: EmbeddedBroker, tmp_path: Path) -> None:
+def test_roundtrip_validates_dedups_and_keeps_per_camera_order(fresh_broker: EmbeddedBroker, tmp_path: Path) -> None:
+    kafka_broker = fresh_broker  # counts every message on the topic: no other test's messages
     sink = _sink(tmp_path, kafka_broker.bootstrap)
     try:
         violations = [_violation(i) for i in range(5)]
