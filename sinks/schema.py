@@ -20,10 +20,11 @@ Why these keys:
   and "entry then exit" pairing per gateway rely on this. Plate text is deliberately not the key: unreadable plates
   have none, and keys show up in broker tooling more often than values.
 * **Violations keyed by violation_id**: the data centre needs idempotence more than ordering. The id is a uuid5 over
-  (camera, track, first_seen, policy, liability window), so a replay or a re-delivery after a broker outage carries the
-  same key and the same id: consumers upsert by it, and a log-compacted violations topic keeps exactly one record per
-  violation. The liability window (e.g. one per vehicle per charging day, ULEZ-style) is folded into the id by the rule
-  engine, so per-vehicle de-duplication does not need per-plate partitioning. Keys spread evenly over partitions.
+  (camera, track, first_seen, policy, liability window) for per-entry policies, and over (plate, policy, local day)
+  for per-day ones (one liability per vehicle per day, ULEZ-style, whichever camera saw it), so a replay or a
+  re-delivery after a broker outage carries the same key and the same id: consumers upsert by it, and a log-compacted
+  violations topic keeps exactly one record per liability. Keys spread evenly over partitions.
+  See docs/data-centre.md.
 * Delivery is at-least-once (durable outbox, redelivery after errors): consumers must de-duplicate by
   ``violation_id`` / ``message_id``. Across a producer error a later message may overtake an earlier one that is
   being retried; ids, not offsets, are the truth.
@@ -97,9 +98,27 @@ def passage_message_id(camera_id: str, track_id: int, first_seen: datetime) -> u
 
 
 def violation_id(
-    camera_id: str, track_id: int, first_seen: datetime, policy_id: str, liability_window: str
+    camera_id: str,
+    track_id: int,
+    first_seen: datetime,
+    policy_id: str,
+    liability_window: str,
+    *,
+    liability: str = "per_entry",
+    plate: str | None = None,
 ) -> uuid.UUID:
-    """uuid5(NAMESPACE, "camera|track|first_seen|policy|window"): the data centre de-duplicates on it."""
+    """The id the data centre de-duplicates on.
+
+    per_entry: uuid5(NAMESPACE, "camera|track|first_seen|policy|window") — one liability per passage.
+    per_day:   uuid5(NAMESPACE, "per_day|plate|policy|local date") — one liability per vehicle, policy and day,
+               whichever camera, box or replay saw it (the camera and track of the first report travel in the
+               message, not in the id)."""
+    if liability == "per_day":
+        if not plate:
+            raise ValueError("a per_day liability is keyed by the plate: plate text required")
+        return uuid.uuid5(LEZ_NAMESPACE, f"per_day|{plate}|{policy_id}|{liability_window}")
+    if liability != "per_entry":
+        raise ValueError(f"unknown liability {liability!r}")
     name = f"{camera_id}|{track_id}|{canonical_utc(first_seen)}|{policy_id}|{liability_window}"
     return uuid.uuid5(LEZ_NAMESPACE, name)
 
@@ -139,7 +158,9 @@ class DecisionV1(_Frozen):
     policy_id: str | None
     action: Action | None
     legal_reference: str
-    reasons: list[str]
+    reasons: list[str] = Field(description="Every step of the decision, in order (no plate text).")
+    zone_phase: str | None = Field(default=None, description="Legal phase of the zone at event time, e.g. 'pilot'.")
+    permit_id: str | None = Field(default=None, description="Signed permit that made the passage exempt.")
 
 
 class EvidenceRefV1(_Frozen):
@@ -162,6 +183,9 @@ class RegistryFactsV1(_Frozen):
     emission_level: int | None = Field(ge=1, le=6)
     commercial: bool
     permits: list[str]
+    exemptions: list[str] = Field(default_factory=list)
+    valid_from: AwareDatetime | None = Field(default=None, description="Start of the record's validity (inclusive).")
+    valid_to: AwareDatetime | None = Field(default=None, description="End of validity (exclusive); null: open.")
 
 
 class _PassageCoreV1(_Frozen):
@@ -225,8 +249,14 @@ class ViolationMessageV1(_PassageCoreV1):
 
     model_config = ConfigDict(title="ViolationMessageV1")
 
-    violation_id: uuid.UUID = Field(description="uuid5 over camera_id|track_id|first_seen|policy_id|liability_window")
+    violation_id: uuid.UUID = Field(
+        description="Deterministic uuid5: per_entry over camera_id|track_id|first_seen|policy_id|liability_window; "
+        "per_day over 'per_day'|plate|policy_id|liability_window (one id per vehicle, policy and local day)."
+    )
     policy_id: NonEmpty
+    liability: Literal["per_entry", "per_day"] = Field(
+        default="per_entry", description="The policy's liability: one per entry, or one per vehicle per local day."
+    )
     liability_window: str = Field(description="Liability window from the policy, e.g. '2026-07-03' (per day).")
     action: Action
     legal_reference: str
@@ -238,7 +268,10 @@ class ViolationMessageV1(_PassageCoreV1):
             raise ValueError("a violation message needs decision.outcome == 'violation'")
         if self.decision.policy_id != self.policy_id or self.decision.action is not self.action:
             raise ValueError("policy_id/action disagree with the decision")
-        expected = violation_id(self.camera_id, self.track_id, self.first_seen, self.policy_id, self.liability_window)
+        if self.liability == "per_day" and not self.plate.text:
+            raise ValueError("a per_day violation needs the plate text its id is keyed by")
+        expected = violation_id(self.camera_id, self.track_id, self.first_seen, self.policy_id, self.liability_window,
+                                liability=self.liability, plate=self.plate.text)
         if self.violation_id != expected:
             raise ValueError("violation_id does not match its inputs")
         return self
@@ -297,6 +330,8 @@ def _core_fields(
             action=decision.action,
             legal_reference=decision.legal_reference,
             reasons=list(decision.reasons),
+            zone_phase=decision.zone_phase,
+            permit_id=decision.permit_id,
         ),
         "evidence": [EvidenceRefV1(kind=e.kind, sha256=e.sha256, path=e.path, bytes=e.bytes) for e in ctx.evidence],
         "models": dict(sorted(ctx.model_hashes.items())),
@@ -328,13 +363,23 @@ def build_violation_message(
             emission_level=record.emission_level,
             commercial=record.commercial,
             permits=list(record.permits),
+            exemptions=list(record.exemptions),
+            valid_from=record.valid_from,
+            valid_to=record.valid_to,
         )
     return ViolationMessageV1(
         **_core_fields(passage, decision, ctx, published_at),
         violation_id=violation_id(
-            passage.camera_id, passage.track_id, passage.first_seen, decision.policy_id, decision.liability_window
+            passage.camera_id,
+            passage.track_id,
+            passage.first_seen,
+            decision.policy_id,
+            decision.liability_window,
+            liability=decision.liability,
+            plate=passage.plate.text or None,
         ),
         policy_id=decision.policy_id,
+        liability=decision.liability,
         liability_window=decision.liability_window,
         action=decision.action,
         legal_reference=decision.legal_reference,

@@ -121,7 +121,11 @@ def test_violation_message_fields_and_local_time() -> None:
         "emission_level": None,
         "commercial": False,
         "permits": [],
+        "exemptions": [],
+        "valid_from": "2024-01-01T00:00:00Z",
+        "valid_to": None,
     }
+    assert data["liability"] == "per_entry"
     assert data["gps"] == {"lat": 21.0285, "lon": 105.8524}
     assert data["action"] == "warn" and data["policy_id"] == "hk-area1-weekend-night"
     assert data["plate"]["candidates"][1] == {"text": "30A12845", "confidence": 0.41, "source": "easyocr"}
