@@ -214,7 +214,9 @@ def _record(row: tuple[Any, ...]) -> RegistryRecord:
                           permits=tuple(json.loads(permits)), exemptions=tuple(json.loads(exemptions)))
 
 
-def open_registry(path: Path, *, timezone: str = "Asia/Ho_Chi_Minh") -> tuple[Registry | RegistryDb, tuple[RowError, ...]]:
+def open_registry(
+    path: Path, *, timezone: str = "Asia/Ho_Chi_Minh"
+) -> tuple[Registry | RegistryDb, tuple[RowError, ...]]:
     """The registry a rules file names: SQLite (read-only) by suffix, else CSV/JSON loaded into memory."""
     if path.suffix.lower() in SQLITE_SUFFIXES:
         return RegistryDb.open(path, readonly=True), ()
@@ -227,7 +229,8 @@ def import_files(db_path: Path, files: Iterable[Path], *, replace: bool = False,
     """`lez-anpr registry import`: every file validated, then written; the report counts what went in."""
     db = RegistryDb.open(db_path)
     try:
-        imported, errors, total = 0, [], 0
+        imported, total = 0, 0
+        errors: list[RowError] = []
         for index, path in enumerate(files):
             report = db.import_registry(load_file(path, timezone=timezone), replace=replace and index == 0,
                                         source=str(path))
