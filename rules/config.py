@@ -81,16 +81,23 @@ Geometry = Annotated[PolygonGeometry | MultiPolygonGeometry, Field(discriminator
 
 
 class ZonePhase(_Frozen):
-    """A legal phase of a zone (documentation and evidence; enforcement uses the zone's own dates)."""
+    """A legal phase of a zone: its name goes into every decision and message (evidence of which legal text
+    applied); enforcement uses the zone's own dates and the policies' dates. A phase that changes the area
+    (14 wards from 2028, 36 wards from 2030) carries its own `geometry`; without one it keeps the zone's."""
 
-    name: str
+    name: str = Field(min_length=1)
     effective_from: date
     effective_to: date | None = None
     note: str = ""
+    geometry: Geometry | None = None
 
     @model_validator(mode="after")
     def _dates(self) -> Self:
         _check_dates(self.effective_from, self.effective_to, f"phase {self.name!r}")
+        if self.geometry is not None:
+            polygon = shape(self.geometry.model_dump())
+            if not polygon.is_valid:
+                raise ValueError(f"phase {self.name!r}: invalid polygon ({explain_validity(polygon)})")
         return self
 
 
@@ -105,6 +112,11 @@ class ZoneConfig(_Frozen):
     @model_validator(mode="after")
     def _dates_and_shape(self) -> Self:
         _check_dates(self.effective_from, self.effective_to, f"zone {self.id!r}")
+        _unique([p.name for p in self.phases], f"phase name in zone {self.id!r}")
+        for phase in self.phases:
+            if phase.effective_from < self.effective_from:
+                raise ValueError(f"zone {self.id!r}: phase {phase.name!r} starts {phase.effective_from}, before the "
+                                 f"zone itself ({self.effective_from})")
         polygon = self.shape()
         if not polygon.is_valid:
             raise ValueError(f"zone {self.id!r}: invalid polygon ({explain_validity(polygon)})")
