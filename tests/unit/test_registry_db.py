@@ -71,7 +71,7 @@ def test_json_import_with_json_types(tmp_path: Path) -> None:
 
 @pytest.mark.parametrize("text", ["{", "42", '{"rows": []}'])
 def test_unusable_json_is_one_clear_error(text: str) -> None:
-    with pytest.raises(RegistryError, match="reg.json"):
+    with pytest.raises(RegistryError, match=r"reg\.json"):
         parse_json(text, source="reg.json")
 
 
