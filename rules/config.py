@@ -14,7 +14,7 @@ from datetime import date
 from typing import Annotated, Literal, Self
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
-from shapely.geometry import MultiPolygon, Polygon, shape
+from shapely.geometry import MultiPolygon, Point, Polygon, shape
 from shapely.validation import explain_validity
 
 from rules.types import Action, Fuel, PlateColour, VehicleClass
@@ -268,6 +268,7 @@ class RulesConfig(_Frozen):
             if gateway.zone_id not in known:
                 raise ValueError(f"gateway {gateway.gateway_id!r} (camera {gateway.camera_id!r}) refers to unknown "
                                  f"zone {gateway.zone_id!r}; known zones: {sorted(known)}")
+            _check_gateway_position(gateway, self.zone(gateway.zone_id))
         for policy in self.policies:
             missing = [z for z in policy.zone_ids if z not in known]
             if missing:
@@ -283,6 +284,17 @@ class RulesConfig(_Frozen):
 
     def gateway_for_camera(self, camera_id: str) -> GatewayConfig | None:
         return next((g for g in self.gateways if g.camera_id == camera_id), None)
+
+
+GATEWAY_MAX_OFFSET_DEG = 0.005  # ≈ 550 m at Hanoi: a gateway camera stands on (or near) its zone's boundary
+
+
+def _check_gateway_position(gateway: GatewayConfig, zone: ZoneConfig) -> None:
+    """A camera far from its zone is a typo or swapped lat/lon, and would stamp wrong GPS on every violation."""
+    distance = zone.shape().distance(Point(gateway.gps.lon, gateway.gps.lat))
+    if distance > GATEWAY_MAX_OFFSET_DEG:
+        raise ValueError(f"gateway {gateway.gateway_id!r}: GPS (lat {gateway.gps.lat}, lon {gateway.gps.lon}) is "
+                         f"{distance:.3f}° from zone {zone.id!r} (at most {GATEWAY_MAX_OFFSET_DEG}°): lat/lon swapped?")
 
 
 def _unique(values: list[str], what: str) -> None:

@@ -57,6 +57,10 @@ from rules.types import (
     VehicleClass,
 )
 from sinks.evidence import EvidenceRef
+from sinks.ids import LEZ_NAMESPACE as LEZ_NAMESPACE
+from sinks.ids import canonical_utc as canonical_utc
+from sinks.ids import passage_message_id as passage_message_id
+from sinks.ids import violation_id as violation_id
 
 SCHEMA_VERSION: Final = "1.0"
 TOPIC_VIOLATIONS = "lez.violations.v1"
@@ -76,51 +80,11 @@ ALL_TOPICS: tuple[str, ...] = (
 VIOLATION_TOPICS = frozenset({TOPIC_VIOLATIONS, TOPIC_VIOLATIONS_AUDIT})
 PLATE_READ_TOPICS = frozenset({TOPIC_PLATE_READS, TOPIC_PLATE_READS_AUDIT, TOPIC_REVIEW})
 
-# Fixed forever: changing it changes every id ever issued.
-LEZ_NAMESPACE = uuid.UUID("6f1d3c2a-8b4e-5a7f-9c21-4e0b7d5a3f10")
 LOCAL_TZ = timezone(timedelta(hours=7), "Asia/Ho_Chi_Minh")  # UTC+7, no DST (DOMAIN §4)
 
 Sha256Hex = Annotated[str, Field(pattern=r"^[0-9a-f]{64}$")]
 Unit = Annotated[float, Field(ge=0.0, le=1.0)]
 NonEmpty = Annotated[str, Field(min_length=1)]
-
-
-def canonical_utc(value: datetime) -> str:
-    """The one textual form of an instant used inside ids: UTC, microseconds, '+00:00'."""
-    if value.tzinfo is None:
-        raise ValueError("timestamps must be timezone-aware")
-    return value.astimezone(UTC).isoformat(timespec="microseconds")
-
-
-def passage_message_id(camera_id: str, track_id: int, first_seen: datetime) -> uuid.UUID:
-    """Deterministic id of one passage (same footage → same id, replays and restarts included)."""
-    return uuid.uuid5(LEZ_NAMESPACE, f"{camera_id}|{track_id}|{canonical_utc(first_seen)}")
-
-
-def violation_id(
-    camera_id: str,
-    track_id: int,
-    first_seen: datetime,
-    policy_id: str,
-    liability_window: str,
-    *,
-    liability: str = "per_entry",
-    plate: str | None = None,
-) -> uuid.UUID:
-    """The id the data centre de-duplicates on.
-
-    per_entry: uuid5(NAMESPACE, "camera|track|first_seen|policy|window") — one liability per passage.
-    per_day:   uuid5(NAMESPACE, "per_day|plate|policy|local date") — one liability per vehicle, policy and day,
-               whichever camera, box or replay saw it (the camera and track of the first report travel in the
-               message, not in the id)."""
-    if liability == "per_day":
-        if not plate:
-            raise ValueError("a per_day liability is keyed by the plate: plate text required")
-        return uuid.uuid5(LEZ_NAMESPACE, f"per_day|{plate}|{policy_id}|{liability_window}")
-    if liability != "per_entry":
-        raise ValueError(f"unknown liability {liability!r}")
-    name = f"{camera_id}|{track_id}|{canonical_utc(first_seen)}|{policy_id}|{liability_window}"
-    return uuid.uuid5(LEZ_NAMESPACE, name)
 
 
 class _Frozen(BaseModel):
