@@ -60,8 +60,11 @@ def add_parsers(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> Non
     issue.add_argument("--zone", required=True, action="append", help="zone id, or * (repeatable)")
     issue.add_argument("--from", required=True, dest="valid_from", help="first local date, YYYY-MM-DD")
     issue.add_argument("--to", required=True, dest="valid_to", help="last local date (inclusive), YYYY-MM-DD")
+    issue.add_argument("--qr", type=Path, help="also write the payload as a QR code image (PNG)")
     check = p_sub.add_parser("verify", help="check a payload's signature (and plate/zone/date when given)")
-    check.add_argument("payload")
+    source = check.add_mutually_exclusive_group(required=True)
+    source.add_argument("payload", nargs="?")
+    source.add_argument("--image", type=Path, help="read the payload from a photo of the permit's QR code")
     check.add_argument("--plate")
     check.add_argument("--zone")
     check.add_argument("--on", help="local date to check validity on, YYYY-MM-DD")
@@ -201,15 +204,19 @@ def _permit(args: argparse.Namespace) -> int:
                                   _date(args.valid_to, "--to"))
         except ValueError as exc:
             raise DataCommandError(str(exc), EXIT_CONFIG) from None
-        print(sign_permit(permit, key))
+        payload = sign_permit(permit, key)
+        if args.qr is not None:
+            _write_qr(payload, args.qr)
+        print(payload)
         return EXIT_OK
+    payload = args.payload if args.image is None else _payload_from_image(args.image)
     if args.plate or args.zone or args.on:
         if not (args.plate and args.zone and args.on):
             raise DataCommandError("give --plate, --zone and --on together (or none: signature only)", EXIT_CONFIG)
-        result = check_permit(args.payload, key, plate=plate_grammar.normalise(args.plate), zone_id=args.zone,
+        result = check_permit(payload, key, plate=plate_grammar.normalise(args.plate), zone_id=args.zone,
                               on=_date(args.on, "--on"))
     else:
-        result = verify_signature(args.payload, key)
+        result = verify_signature(payload, key)
     permit_info = None
     if result.permit is not None:
         p = result.permit
@@ -217,3 +224,26 @@ def _permit(args: argparse.Namespace) -> int:
                        "to": p.valid_to.isoformat()}
     print(json.dumps({"status": result.status.value, "permit": permit_info}, sort_keys=True))
     return EXIT_OK if result.valid else EXIT_FAILED
+
+
+def _write_qr(payload: str, path: Path) -> None:
+    import cv2
+
+    from pipeline.permit_qr import render_qr
+
+    if not cv2.imwrite(str(path), render_qr(payload)):
+        raise DataCommandError(f"cannot write QR image {path}", EXIT_INPUT)
+
+
+def _payload_from_image(path: Path) -> str:
+    import cv2
+
+    from pipeline.permit_qr import read_permit_payloads
+
+    image = cv2.imread(str(path), cv2.IMREAD_COLOR)
+    if image is None:
+        raise DataCommandError(f"cannot read image {path}", EXIT_INPUT)
+    payloads = read_permit_payloads(image)
+    if not payloads:
+        raise DataCommandError(f"no permit QR code found in {path}", EXIT_INPUT)
+    return payloads[0]
