@@ -141,3 +141,26 @@ def test_export_survives_a_line_cut_by_a_crash(tmp_path: Path) -> None:
     exporter.close()
     lines = path.read_text().splitlines()
     assert len(lines) == 3 and json.loads(lines[2])["violation_id"] == str(messages[1].violation_id)
+
+
+def test_box_runs_on_a_sqlite_registry(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """Import the demo registry into SQLite, point the rules at it, and the box config validates and decides."""
+    from datetime import UTC, datetime
+
+    from pipeline.app import load_config
+    from rules.registry_db import RegistryDb
+
+    root = Path(__file__).resolve().parents[2]
+    db = tmp_path / "registry.sqlite"
+    assert main(["registry", "import", str(root / "configs/demo/registry.csv"), "--db", str(db)]) == 0
+    rules = (root / "configs/demo/rules.yaml").read_text(encoding="utf-8")
+    (tmp_path / "rules.yaml").write_text(rules.replace("registry_path: registry.csv", f"registry_path: {db}"))
+    box = (root / "configs/demo/demo.yaml").read_text(encoding="utf-8")
+    (tmp_path / "demo.yaml").write_text(box.replace("../../sample_videos", str(root / "sample_videos")))
+    capsys.readouterr()
+    assert main(["validate-config", str(tmp_path / "demo.yaml")]) == 0
+    assert "6 registry record(s)" in capsys.readouterr().out
+    loaded = load_config(tmp_path / "demo.yaml")
+    assert isinstance(loaded.registry, RegistryDb)
+    record = loaded.registry.lookup("30K56789", datetime(2026, 7, 3, 12, tzinfo=UTC))
+    assert record is not None and record.emission_level == 2
