@@ -5,11 +5,12 @@ Order of the steps, each written into `Decision.reasons` (never the plate text: 
 2. an unreadable or ungrammatical plate needs review (never fined).
 3. an exempt plate colour is exempt *before* the registry lookup: military (red) and state (blue) plates are not in
    the civil registry and must not flood the review queue.
-4. registry record valid at event time; none → needs review (the camera never decides from the image alone).
-   A signed permit shown on the vehicle (QR payload, rules.permits) valid for this plate, zone and local date →
-   exempt; a tampered, expired or foreign one is recorded in the reasons and ignored.
-5. registry exemption tags and permits covering the zone on the local date (plain, or signed and verified) →
-   exempt. A signed permit the box cannot verify (no key) turns a would-be violation into review.
+4. a signed permit shown on the vehicle (QR payload, rules.permits) valid for this plate, zone and local date →
+   exempt, even without a registry record (it is signed for the plate); a tampered, expired or foreign one is
+   recorded in the reasons and ignored.
+5. registry record valid at event time; none → needs review (the camera never decides from the image alone).
+   Its exemption tags and permits covering the zone on the local date (plain, or signed and verified) → exempt.
+   A signed permit the box cannot verify (no key) turns a would-be violation into review.
 6. every policy of the zone: effective dates, local weekday and time window, direction, vehicle class (registry,
    else the passage's detector class), fuel, emission level, commercial use, plate colour. A policy that would
    apply but cannot be decided (unknown fuel, uncertain colour, unknown direction...) makes the passage need review
