@@ -28,7 +28,9 @@ from pipeline.yaml_config import ConfigError, load_model
 from rules.config import RulesConfig
 from rules.engine import RuleEngine
 from rules.gateway import gateway_direction
-from rules.registry import Registry
+from rules.permits import KEY_ENV, PermitKeyError, key_from_env
+from rules.registry import Registry, RegistryLookup
+from rules.registry_db import open_registry
 from rules.types import Direction
 from sinks.base import Sink
 from sinks.evidence import EvidenceStore
@@ -44,7 +46,7 @@ DEFAULT_START_TIME = datetime(2026, 7, 3, 12, 0, tzinfo=UTC)  # a Friday, 19:00 
 class LoadedConfig:
     app: AppConfig
     rules: RulesConfig
-    registry: Registry
+    registry: RegistryLookup
     config_sha256: str
     path: Path
 
@@ -54,20 +56,30 @@ def load_config(path: Path) -> LoadedConfig:
     app = load_model(AppConfig, path)
     rules_path = resolve_relative(path, app.rules_file)
     rules = load_model(RulesConfig, rules_path)
-    registry = Registry()
+    registry: RegistryLookup = Registry()
     if rules.registry_path:
         registry_path = resolve_relative(rules_path, rules.registry_path)
         if not registry_path.is_file():
             raise ConfigError([f"{rules_path}: registry_path: file not found: {registry_path}"])
-        loaded_registry = Registry.from_csv(registry_path, timezone=rules.timezone)
+        # CSV/JSON into memory, or a SQLite file made by `lez-anpr registry import` (opened read-only).
+        registry, row_errors = open_registry(registry_path, timezone=rules.timezone)
         # Broken rows are reported and skipped; the good rows still load (a bad row never blocks the box).
-        for error in loaded_registry.errors:
+        for error in row_errors:
             log.warning("registry row skipped: %s", error)
-        registry = loaded_registry.registry
     digest = hashlib.sha256()
     for part in (path, rules_path):
         digest.update(part.read_bytes())
     return LoadedConfig(app, rules, registry, digest.hexdigest(), path)
+
+
+def permit_key() -> bytes | None:
+    """The signed-permit key from the environment; None when unset (signed permits then go to review)."""
+    if not os.environ.get(KEY_ENV):
+        return None
+    try:
+        return key_from_env()
+    except PermitKeyError as exc:
+        raise ConfigError([f"environment: {exc}"]) from None
 
 
 def state_root(app: AppConfig) -> Path:
@@ -160,7 +172,7 @@ def run_pipeline(loaded: LoadedConfig, sink: Sink, *, source_override: str | Non
     sources = [build_source(c, source_override, loaded.path) for c in cameras]
     vehicle, plate = build_detectors(app)
     reader = build_reader(app)
-    engine = RuleEngine(rules, loaded.registry)
+    engine = RuleEngine(rules, loaded.registry, permit_key())
     gateways = {c.id: rules.gateway_for_camera(c.id) for c in cameras}
 
     def direction_of(camera_id: str, centres: Sequence[tuple[float, float]]) -> Direction:

@@ -45,6 +45,8 @@ def _parser() -> argparse.ArgumentParser:
     con.add_argument("--max-idle-s", type=float, default=10.0)
     con.add_argument("--json", action="store_true")
     con.add_argument("--group", help="consumer group id (commits offsets)")
+    con.add_argument("--export", type=Path, help="append new valid messages to FILE (.csv, else JSONL), dedup by id")
+    con.add_argument("--rejects", type=Path, help="append malformed records (raw, base64) to this JSONL file")
 
     rp = sub.add_parser("read-plates", help="read plate-crop images (no detection): one JSON line per image")
     rp.add_argument("images", nargs="+", type=Path)
@@ -62,6 +64,9 @@ def _parser() -> argparse.ArgumentParser:
     demo = sub.add_parser("demo", help="embedded broker + run on the sample clip + consume the violations back")
     demo.add_argument("--config", type=Path, default=Path("configs/demo/demo.yaml"))
     demo.add_argument("--source")
+    from pipeline import data_commands  # evidence, registry, permit (deferred: it imports this module)
+
+    data_commands.add_parsers(sub)
     return parser
 
 
@@ -73,7 +78,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         logging.getLogger(noisy).setLevel(logging.WARNING)
     # kafka-python logs every refused connection at ERROR; the publisher reports outages itself, once.
     logging.getLogger("kafka").setLevel(logging.DEBUG if args.verbose else logging.CRITICAL)
-    from pipeline import commands  # deferred: keeps `--help` fast and the offline env first
+    from pipeline import commands, data_commands  # deferred: keeps `--help` fast and the offline env first
+
+    if args.command in data_commands.COMMANDS:
+        return data_commands.run(args)
 
     try:
         handler = getattr(commands, "cmd_" + args.command.replace("-", "_"))

@@ -139,9 +139,9 @@ def cmd_consume(args: argparse.Namespace) -> int:
 
     _with_errors(lambda: check_broker(args.bootstrap, timeout_s=5.0))
     stats = consume(args.bootstrap, args.topic, from_beginning=args.from_beginning, max_idle_s=args.max_idle_s,
-                    as_json=args.json, group_id=args.group)
+                    as_json=args.json, group_id=args.group, export=args.export, rejects=args.rejects)
     print(f"consumed {stats.received} message(s): {stats.valid} valid, {stats.invalid} invalid, "
-          f"{stats.duplicates} duplicate(s)", file=sys.stderr)
+          f"{stats.duplicates} duplicate(s), {stats.exported} exported", file=sys.stderr)
     return EXIT_OK if stats.invalid == 0 else EXIT_FAILED
 
 

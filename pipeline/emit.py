@@ -2,6 +2,8 @@
 
 Every passage goes to the plate-reads topic (also traffic statistics); a violation also goes to the violations
 topic; a passage the engine cannot decide (unreadable or unknown plate) goes to the review topic with its evidence.
+A per-day liability already charged to the same vehicle and policy that day is not published again (the ledger;
+counted as `violations_deduplicated`); its id would be the same anyway, so consumers de-duplicate it too.
 No plate text is logged at INFO: the log says camera, track and outcome only.
 """
 
@@ -15,6 +17,7 @@ from datetime import UTC, datetime
 from detectors.base import crop
 from pipeline.metrics import Counters
 from pipeline.passages import PassageResult
+from rules.liability import LiabilityLedger
 from rules.types import Decision, Outcome, Passage, ReadStatus
 from sinks.base import Sink
 from sinks.evidence import EvidenceRef, EvidenceStore
@@ -48,9 +51,11 @@ class SiteFacts:
 class Emitter:
     def __init__(self, decide: Callable[[Passage], Decision], sink: Sink, evidence: EvidenceStore | None,
                  topics: Topics, site: SiteFacts, counters: Counters,
-                 clock: Callable[[], datetime] = lambda: datetime.now(UTC)) -> None:
+                 clock: Callable[[], datetime] = lambda: datetime.now(UTC),
+                 ledger: LiabilityLedger | None = None) -> None:
         self.decide, self.sink, self.evidence = decide, sink, evidence
         self.topics, self.site, self.counters, self.clock = topics, site, counters, clock
+        self.ledger = ledger if ledger is not None else LiabilityLedger()
 
     def __call__(self, result: PassageResult) -> None:
         passage = result.passage
@@ -68,7 +73,9 @@ class Emitter:
             self.counters.inc("unreadable", camera=cam)
         else:
             self.counters.inc("reads", camera=cam)
-        if decision.outcome is Outcome.VIOLATION:
+        if decision.outcome is Outcome.VIOLATION and not self.ledger.first_charge(passage, decision):
+            self.counters.inc("violations_deduplicated", camera=cam, rule=decision.policy_id or "")
+        elif decision.outcome is Outcome.VIOLATION:
             violation = build_violation_message(passage, decision, ctx)
             self.sink.publish(self.topics.violations, message_key(self.topics.violations, violation), violation)
             self.counters.inc("violations", camera=cam, rule=decision.policy_id or "")

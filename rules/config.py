@@ -14,7 +14,7 @@ from datetime import date
 from typing import Annotated, Literal, Self
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
-from shapely.geometry import MultiPolygon, Polygon, shape
+from shapely.geometry import MultiPolygon, Point, Polygon, shape
 from shapely.validation import explain_validity
 
 from rules.types import Action, Fuel, PlateColour, VehicleClass
@@ -81,16 +81,23 @@ Geometry = Annotated[PolygonGeometry | MultiPolygonGeometry, Field(discriminator
 
 
 class ZonePhase(_Frozen):
-    """A legal phase of a zone (documentation and evidence; enforcement uses the zone's own dates)."""
+    """A legal phase of a zone: its name goes into every decision and message (evidence of which legal text
+    applied); enforcement uses the zone's own dates and the policies' dates. A phase that changes the area
+    (14 wards from 2028, 36 wards from 2030) carries its own `geometry`; without one it keeps the zone's."""
 
-    name: str
+    name: str = Field(min_length=1)
     effective_from: date
     effective_to: date | None = None
     note: str = ""
+    geometry: Geometry | None = None
 
     @model_validator(mode="after")
     def _dates(self) -> Self:
         _check_dates(self.effective_from, self.effective_to, f"phase {self.name!r}")
+        if self.geometry is not None:
+            polygon = shape(self.geometry.model_dump())
+            if not polygon.is_valid:
+                raise ValueError(f"phase {self.name!r}: invalid polygon ({explain_validity(polygon)})")
         return self
 
 
@@ -105,6 +112,11 @@ class ZoneConfig(_Frozen):
     @model_validator(mode="after")
     def _dates_and_shape(self) -> Self:
         _check_dates(self.effective_from, self.effective_to, f"zone {self.id!r}")
+        _unique([p.name for p in self.phases], f"phase name in zone {self.id!r}")
+        for phase in self.phases:
+            if phase.effective_from < self.effective_from:
+                raise ValueError(f"zone {self.id!r}: phase {phase.name!r} starts {phase.effective_from}, before the "
+                                 f"zone itself ({self.effective_from})")
         polygon = self.shape()
         if not polygon.is_valid:
             raise ValueError(f"zone {self.id!r}: invalid polygon ({explain_validity(polygon)})")
@@ -256,6 +268,7 @@ class RulesConfig(_Frozen):
             if gateway.zone_id not in known:
                 raise ValueError(f"gateway {gateway.gateway_id!r} (camera {gateway.camera_id!r}) refers to unknown "
                                  f"zone {gateway.zone_id!r}; known zones: {sorted(known)}")
+            _check_gateway_position(gateway, self.zone(gateway.zone_id))
         for policy in self.policies:
             missing = [z for z in policy.zone_ids if z not in known]
             if missing:
@@ -271,6 +284,17 @@ class RulesConfig(_Frozen):
 
     def gateway_for_camera(self, camera_id: str) -> GatewayConfig | None:
         return next((g for g in self.gateways if g.camera_id == camera_id), None)
+
+
+GATEWAY_MAX_OFFSET_DEG = 0.005  # ≈ 550 m at Hanoi: a gateway camera stands on (or near) its zone's boundary
+
+
+def _check_gateway_position(gateway: GatewayConfig, zone: ZoneConfig) -> None:
+    """A camera far from its zone is a typo or swapped lat/lon, and would stamp wrong GPS on every violation."""
+    distance = zone.shape().distance(Point(gateway.gps.lon, gateway.gps.lat))
+    if distance > GATEWAY_MAX_OFFSET_DEG:
+        raise ValueError(f"gateway {gateway.gateway_id!r}: GPS (lat {gateway.gps.lat}, lon {gateway.gps.lon}) is "
+                         f"{distance:.3f}° from zone {zone.id!r} (at most {GATEWAY_MAX_OFFSET_DEG}°): lat/lon swapped?")
 
 
 def _unique(values: list[str], what: str) -> None:

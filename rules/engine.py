@@ -5,8 +5,12 @@ Order of the steps, each written into `Decision.reasons` (never the plate text: 
 2. an unreadable or ungrammatical plate needs review (never fined).
 3. an exempt plate colour is exempt *before* the registry lookup: military (red) and state (blue) plates are not in
    the civil registry and must not flood the review queue.
-4. registry record valid at event time; none → needs review (the camera never decides from the image alone).
-5. registry exemption tags and permits covering the zone on the local date → exempt.
+4. a signed permit shown on the vehicle (QR payload, rules.permits) valid for this plate, zone and local date →
+   exempt, even without a registry record (it is signed for the plate); a tampered, expired or foreign one is
+   recorded in the reasons and ignored.
+5. registry record valid at event time; none → needs review (the camera never decides from the image alone).
+   Its exemption tags and permits covering the zone on the local date (plain, or signed and verified) → exempt.
+   A signed permit the box cannot verify (no key) turns a would-be violation into review.
 6. every policy of the zone: effective dates, local weekday and time window, direction, vehicle class (registry,
    else the passage's detector class), fuel, emission level, commercial use, plate colour. A policy that would
    apply but cannot be decided (unknown fuel, uncertain colour, unknown direction...) makes the passage need review
@@ -17,13 +21,15 @@ Order of the steps, each written into `Decision.reasons` (never the plate text: 
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from collections.abc import Sequence
+from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from rules import plate_grammar
 from rules.config import WEEKDAYS, PolicyConfig, RulesConfig, ZoneConfig
-from rules.registry import Registry, permit_covers
+from rules.permits import check_permits, is_signed_permit
+from rules.registry import RegistryLookup, permit_covers
 from rules.types import (
     Action,
     Decision,
@@ -36,7 +42,7 @@ from rules.types import (
     RegistryRecord,
     VehicleClass,
 )
-from rules.zones import zone_active
+from rules.zones import active_phase, zone_active
 
 SEVERITY: dict[Action, int] = {Action.INFORM: 1, Action.WARN: 2, Action.FINE: 3}
 
@@ -50,13 +56,16 @@ class _Verdict:
 
 
 class RuleEngine:
-    def __init__(self, config: RulesConfig, registry: Registry) -> None:
+    """`permit_key`: the key of signed permits (rules.permits), from the environment; None: they cannot be checked."""
+
+    def __init__(self, config: RulesConfig, registry: RegistryLookup, permit_key: bytes | None = None) -> None:
         try:
             self._tz = ZoneInfo(config.timezone)
         except (ZoneInfoNotFoundError, ValueError) as exc:
             raise ValueError(f"unknown timezone {config.timezone!r}") from exc
         self._config = config
         self._registry = registry
+        self._permit_key = permit_key
         self._zones: dict[str, ZoneConfig] = {z.id: z for z in config.zones}
 
     def decide(self, passage: Passage) -> Decision:
@@ -65,8 +74,13 @@ class RuleEngine:
             return Decision(Outcome.NEEDS_REVIEW, None,
                             reasons=(f"camera {passage.camera_id} has no gateway configured",))
         zone = self._zones[gateway.zone_id]
+        phase = active_phase(zone, passage.event_time, self._tz)
+        decision = self._decide_in_zone(passage, zone, gateway.gateway_id)
+        return replace(decision, zone_phase=phase.name if phase else None)
+
+    def _decide_in_zone(self, passage: Passage, zone: ZoneConfig, gateway_id: str) -> Decision:
         local = passage.event_time.astimezone(self._tz)
-        reasons = [f"camera {passage.camera_id} is gateway {gateway.gateway_id} of zone {zone.id}",
+        reasons = [f"camera {passage.camera_id} is gateway {gateway_id} of zone {zone.id}",
                    f"event time {local.isoformat()} local ({self._config.timezone})"]
         if not zone_active(zone, passage.event_time, self._tz):
             reasons.append(f"zone {zone.id} not in force on {local.date().isoformat()}")
@@ -83,6 +97,10 @@ class RuleEngine:
         if plate.colour in self._config.exemptions.plate_colours:
             reasons.append(f"plate colour {plate.colour.value} is exempt")
             return Decision(Outcome.EXEMPT, zone.id, reasons=tuple(reasons))
+        # A permit shown on the vehicle (QR) is signed for its plate: it holds even without a registry record.
+        shown = self._signed_permit(passage.permit_payloads, plate.text, zone.id, local, reasons)
+        if shown is not None:
+            return Decision(Outcome.EXEMPT, zone.id, reasons=tuple(reasons), permit_id=shown)
 
         record = self._registry.lookup(plate.text, passage.event_time)
         if record is None:
@@ -98,8 +116,29 @@ class RuleEngine:
         if permit_covers(record.permits, zone.id, local.date()):
             reasons.append(f"valid permit for zone {zone.id}")
             return Decision(Outcome.EXEMPT, zone.id, reasons=tuple(reasons), registry_record=record)
+        signed = tuple(p for p in record.permits if is_signed_permit(p))
+        registered = self._signed_permit(signed, plate.text, zone.id, local, reasons)
+        if registered is not None:
+            return Decision(Outcome.EXEMPT, zone.id, reasons=tuple(reasons), registry_record=record,
+                            permit_id=registered)
 
-        return self._apply_policies(passage, zone, local, record, reasons)
+        decision = self._apply_policies(passage, zone, local, record, reasons)
+        unverifiable = self._permit_key is None and (signed or passage.permit_payloads)
+        if decision.outcome is Outcome.VIOLATION and unverifiable:
+            # The vehicle may hold a permit this box cannot check: a person decides, not the camera.
+            return replace(decision, outcome=Outcome.NEEDS_REVIEW, liability_window="",
+                           reasons=(*decision.reasons, "a signed permit could not be verified (no permit key on "
+                                                        "this box): sent to review"))
+        return decision
+
+    def _signed_permit(self, payloads: Sequence[str], plate: str, zone_id: str, local: datetime,
+                       reasons: list[str]) -> str | None:
+        """The id of the first signed permit valid for this plate, zone and local date; every check is recorded."""
+        for check in check_permits(payloads, self._permit_key, plate=plate, zone_id=zone_id, on=local.date()):
+            reasons.append(check.describe())
+            if check.valid and check.permit is not None:
+                return check.permit.permit_id
+        return None
 
     def _apply_policies(self, passage: Passage, zone: ZoneConfig, local: datetime, record: RegistryRecord,
                         reasons: list[str]) -> Decision:
@@ -125,13 +164,14 @@ class RuleEngine:
         reasons.append(f"violation of {chosen.id} ({chosen.action.value})")
         return Decision(Outcome.VIOLATION, zone.id, policy_id=chosen.id, action=chosen.action,
                         legal_reference=chosen.legal_reference, reasons=tuple(reasons), registry_record=record,
-                        liability_window=liability_window(chosen, passage, local))
+                        liability_window=liability_window(chosen, passage, local), liability=chosen.liability)
 
 
 def liability_window(policy: PolicyConfig, passage: Passage, local: datetime) -> str:
     """What one liability covers, for the deterministic violation id.
 
-    per_day: the local date of the event ("2026-07-03") — the pipeline should key it by plate, not track.
+    per_day: the local date of the event ("2026-07-03"); the violation id is then keyed by plate (sinks.schema), so
+    every passage of one vehicle that day, at any camera of any box, carries the same id.
     per_entry: the track, qualified by its first-seen instant so a tracker restart reusing ids cannot collide.
     """
     if policy.liability == "per_day":

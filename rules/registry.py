@@ -8,7 +8,10 @@ Blank lines and lines starting with `#` are skipped. `vehicle_class` `truck` mea
 weight (the plate does not tell the weight; the registry must).
 
 A permit is `ZONE_ID` or `*` (every zone), optionally limited to local dates, both inclusive:
-`ring1-pilot@2026-07-01/2026-12-31`.
+`ring1-pilot@2026-07-01/2026-12-31` (trusted as the registry is), or a signed payload `LEZP1.…` (rules.permits),
+which the engine verifies with the box's key at event time, exactly like one shown on a QR code.
+
+The same rows can come as JSON (`rules.registry_db`), and be imported into SQLite for a large register.
 
 A broken row never loses the good ones: `parse_csv` returns the registry of every good row plus one error per bad
 row, naming the file and line.
@@ -21,10 +24,11 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime, time, tzinfo
 from pathlib import Path
-from typing import TypeVar
+from typing import Protocol, TypeVar
 from zoneinfo import ZoneInfo
 
 from rules import plate_grammar
+from rules.permits import is_signed_permit
 from rules.types import Fuel, RegistryRecord, VehicleClass
 
 COLUMNS: tuple[str, ...] = ("plate", "vehicle_class", "fuel", "emission_level", "commercial", "valid_from",
@@ -86,12 +90,22 @@ def parse_permit(text: str) -> Permit:
 def permit_covers(permits: Iterable[str], zone_id: str, day: date) -> bool:
     """Whether any well-formed permit covers the zone on the local date (malformed ones are rejected at load)."""
     for text in permits:
+        if is_signed_permit(text):  # verified by the engine with the key (rules.permits)
+            continue
         try:
             if parse_permit(text).covers(zone_id, day):
                 return True
         except ValueError:
             continue
     return False
+
+
+class RegistryLookup(Protocol):
+    """What the engine needs of a registry: the record valid at an instant (in memory or SQLite)."""
+
+    def lookup(self, plate_compact: str, at: datetime) -> RegistryRecord | None: ...
+
+    def __len__(self) -> int: ...
 
 
 class Registry:
@@ -133,7 +147,7 @@ class Registry:
                 _check_header(header, source, number)
                 continue
             try:
-                registry.add(_record_from_row(dict(zip(header, cells, strict=False)), len(cells), len(header), tz))
+                registry.add(record_from_row(dict(zip(header, cells, strict=False)), tz, len(cells), len(header)))
             except ValueError as exc:
                 errors.append(RowError(source, number, str(exc)))
         if header is None:
@@ -165,6 +179,9 @@ class Registry:
     def records(self, plate_compact: str) -> tuple[RegistryRecord, ...]:
         return tuple(self._by_plate.get(plate_compact, ()))
 
+    def plates(self) -> tuple[str, ...]:
+        return tuple(sorted(self._by_plate))
+
 
 def _check_header(header: list[str], source: str, line: int) -> None:
     missing = [c for c in COLUMNS if c not in header]
@@ -174,16 +191,21 @@ def _check_header(header: list[str], source: str, line: int) -> None:
                             f"expected columns: {','.join(COLUMNS)}")
 
 
-def _record_from_row(row: dict[str, str], n_cells: int, n_columns: int, tz: tzinfo) -> RegistryRecord:
+def record_from_row(row: dict[str, str], tz: tzinfo, n_cells: int = 0, n_columns: int = 0) -> RegistryRecord:
+    """One record from text cells named by COLUMNS (CSV row, or a JSON object turned into text by the importer)."""
     if n_cells != n_columns:
         raise ValueError(f"expected {n_columns} cells, got {n_cells}")
+    missing = [c for c in COLUMNS if c not in row]
+    if missing:
+        raise ValueError(f"missing field(s) {missing}")
     cell = {k: v.strip() for k, v in row.items()}
     plate = plate_grammar.normalise(cell["plate"])
     if not plate_grammar.is_valid(plate):
         raise ValueError("column plate: not a valid Vietnamese plate")  # no plate text: personal data in logs
     permits = _split(cell["permits"])
     for permit in permits:
-        parse_permit(permit)
+        if not is_signed_permit(permit):  # signed ones are checked against the key at event time
+            parse_permit(permit)
     return RegistryRecord(
         plate=plate,
         vehicle_class=_enum(VehicleClass, cell["vehicle_class"], "vehicle_class"),

@@ -131,6 +131,7 @@ class Passage:
     direction: Direction = Direction.UNKNOWN
     best_frame_seq: int = 0
     frames_seen: int = 0
+    permit_payloads: tuple[str, ...] = ()  # signed permits read from the vehicle (QR), checked by the engine
     extras: dict[str, str] = field(default_factory=dict, compare=False, hash=False)
 
     def __post_init__(self) -> None:
@@ -179,7 +180,12 @@ class Decision:
     reasons: tuple[str, ...] = ()
     registry_record: RegistryRecord | None = None
     liability_window: str = ""
+    liability: str = "per_entry"  # the policy's liability: "per_entry" or "per_day" (one per vehicle per day)
+    zone_phase: str | None = None  # the zone's legal phase in force at event time ("pilot", ...)
+    permit_id: str | None = None  # the signed permit that made the passage exempt
 
     def __post_init__(self) -> None:
         if self.outcome is Outcome.VIOLATION and (self.policy_id is None or self.action is None):
             raise ValueError("a violation names its policy and action")
+        if self.liability not in ("per_entry", "per_day"):
+            raise ValueError(f"liability must be per_entry or per_day, got {self.liability!r}")

@@ -7,7 +7,7 @@ from datetime import date, datetime, tzinfo
 from zoneinfo import ZoneInfo
 
 from shapely import prepared
-from shapely.geometry import MultiPolygon, Point, Polygon
+from shapely.geometry import MultiPolygon, Point, Polygon, shape
 
 from rules.config import ZoneConfig, ZonePhase
 
@@ -36,6 +36,15 @@ def active_phase(zone: ZoneConfig, at: datetime, tz: tzinfo | str = DEFAULT_TIME
     day = local_date(at, tz)
     current = [p for p in zone.phases if _in_dates(day, p.effective_from, p.effective_to)]
     return max(current, key=lambda p: p.effective_from, default=None)
+
+
+def zone_shape_at(zone: ZoneConfig, at: datetime, tz: tzinfo | str = DEFAULT_TIMEZONE) -> Polygon | MultiPolygon:
+    """The zone's area at `at`: the geometry of the phase in force when it has one, else the zone's own."""
+    phase = active_phase(zone, at, tz)
+    if phase is not None and phase.geometry is not None:
+        geometry: Polygon | MultiPolygon = shape(phase.geometry.model_dump())
+        return geometry
+    return zone.shape()
 
 
 class ZoneIndex:

@@ -16,6 +16,7 @@ import os
 import re
 import tempfile
 import time
+from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -86,7 +87,10 @@ class EvidenceStore:
         sha = hashlib.sha256(data).hexdigest()
         rel = relative_path(sha)
         target = self.root / rel
-        if not target.exists():
+        if target.exists():
+            # Retention counts from the latest reference: the same image stored again must not be purged early.
+            os.utime(target)
+        else:
             target.parent.mkdir(parents=True, exist_ok=True)
             fd, tmp = tempfile.mkstemp(dir=target.parent, prefix=".tmp-", suffix=_SUFFIX)
             try:
@@ -135,9 +139,15 @@ class EvidenceStore:
 
 def verify(root: Path) -> list[Mismatch]:
     """Re-hash every file under `root`; list those whose content or location disagrees with their name."""
+    return verify_report(root)[1]
+
+
+def verify_report(root: Path) -> tuple[int, list[Mismatch]]:
+    """(files checked, mismatches) for `lez-anpr evidence verify`."""
     root = Path(root)
     mismatches: list[Mismatch] = []
-    for path in sorted(p for p in root.rglob("*") if p.is_file() and not p.name.startswith(".tmp-")):
+    files = sorted(p for p in root.rglob("*") if p.is_file() and not p.name.startswith(".tmp-"))
+    for path in files:
         rel = path.relative_to(root).as_posix()
         expected = path.name.removesuffix(_SUFFIX)
         actual = _sha256_file(path)
@@ -145,6 +155,20 @@ def verify(root: Path) -> list[Mismatch]:
             mismatches.append(Mismatch(rel, expected, actual, "unexpected file name or location"))
         elif actual != expected:
             mismatches.append(Mismatch(rel, expected, actual, "content does not match its sha256"))
+    return len(files), mismatches
+
+
+def verify_refs(root: Path, refs: Iterable[EvidenceRef]) -> list[Mismatch]:
+    """Check that every evidence file a message refers to is there and still hashes to the reference."""
+    mismatches = []
+    for ref in refs:
+        path = Path(root) / ref.path
+        if not path.is_file():
+            mismatches.append(Mismatch(ref.path, ref.sha256, "", "referenced by a message but missing (purged?)"))
+            continue
+        actual = _sha256_file(path)
+        if actual != ref.sha256 or ref.path != relative_path(ref.sha256):
+            mismatches.append(Mismatch(ref.path, ref.sha256, actual, "does not match the message's sha256"))
     return mismatches
 
 

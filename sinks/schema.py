@@ -20,10 +20,11 @@ Why these keys:
   and "entry then exit" pairing per gateway rely on this. Plate text is deliberately not the key: unreadable plates
   have none, and keys show up in broker tooling more often than values.
 * **Violations keyed by violation_id**: the data centre needs idempotence more than ordering. The id is a uuid5 over
-  (camera, track, first_seen, policy, liability window), so a replay or a re-delivery after a broker outage carries the
-  same key and the same id: consumers upsert by it, and a log-compacted violations topic keeps exactly one record per
-  violation. The liability window (e.g. one per vehicle per charging day, ULEZ-style) is folded into the id by the rule
-  engine, so per-vehicle de-duplication does not need per-plate partitioning. Keys spread evenly over partitions.
+  (camera, track, first_seen, policy, liability window) for per-entry policies, and over (plate, policy, local day)
+  for per-day ones (one liability per vehicle per day, ULEZ-style, whichever camera saw it), so a replay or a
+  re-delivery after a broker outage carries the same key and the same id: consumers upsert by it, and a log-compacted
+  violations topic keeps exactly one record per liability. Keys spread evenly over partitions.
+  See docs/data-centre.md.
 * Delivery is at-least-once (durable outbox, redelivery after errors): consumers must de-duplicate by
   ``violation_id`` / ``message_id``. Across a producer error a later message may overtake an earlier one that is
   being retried; ids, not offsets, are the truth.
@@ -56,6 +57,10 @@ from rules.types import (
     VehicleClass,
 )
 from sinks.evidence import EvidenceRef
+from sinks.ids import LEZ_NAMESPACE as LEZ_NAMESPACE
+from sinks.ids import canonical_utc as canonical_utc
+from sinks.ids import passage_message_id as passage_message_id
+from sinks.ids import violation_id as violation_id
 
 SCHEMA_VERSION: Final = "1.0"
 TOPIC_VIOLATIONS = "lez.violations.v1"
@@ -75,33 +80,11 @@ ALL_TOPICS: tuple[str, ...] = (
 VIOLATION_TOPICS = frozenset({TOPIC_VIOLATIONS, TOPIC_VIOLATIONS_AUDIT})
 PLATE_READ_TOPICS = frozenset({TOPIC_PLATE_READS, TOPIC_PLATE_READS_AUDIT, TOPIC_REVIEW})
 
-# Fixed forever: changing it changes every id ever issued.
-LEZ_NAMESPACE = uuid.UUID("6f1d3c2a-8b4e-5a7f-9c21-4e0b7d5a3f10")
 LOCAL_TZ = timezone(timedelta(hours=7), "Asia/Ho_Chi_Minh")  # UTC+7, no DST (DOMAIN §4)
 
 Sha256Hex = Annotated[str, Field(pattern=r"^[0-9a-f]{64}$")]
 Unit = Annotated[float, Field(ge=0.0, le=1.0)]
 NonEmpty = Annotated[str, Field(min_length=1)]
-
-
-def canonical_utc(value: datetime) -> str:
-    """The one textual form of an instant used inside ids: UTC, microseconds, '+00:00'."""
-    if value.tzinfo is None:
-        raise ValueError("timestamps must be timezone-aware")
-    return value.astimezone(UTC).isoformat(timespec="microseconds")
-
-
-def passage_message_id(camera_id: str, track_id: int, first_seen: datetime) -> uuid.UUID:
-    """Deterministic id of one passage (same footage → same id, replays and restarts included)."""
-    return uuid.uuid5(LEZ_NAMESPACE, f"{camera_id}|{track_id}|{canonical_utc(first_seen)}")
-
-
-def violation_id(
-    camera_id: str, track_id: int, first_seen: datetime, policy_id: str, liability_window: str
-) -> uuid.UUID:
-    """uuid5(NAMESPACE, "camera|track|first_seen|policy|window"): the data centre de-duplicates on it."""
-    name = f"{camera_id}|{track_id}|{canonical_utc(first_seen)}|{policy_id}|{liability_window}"
-    return uuid.uuid5(LEZ_NAMESPACE, name)
 
 
 class _Frozen(BaseModel):
@@ -139,7 +122,9 @@ class DecisionV1(_Frozen):
     policy_id: str | None
     action: Action | None
     legal_reference: str
-    reasons: list[str]
+    reasons: list[str] = Field(description="Every step of the decision, in order (no plate text).")
+    zone_phase: str | None = Field(default=None, description="Legal phase of the zone at event time, e.g. 'pilot'.")
+    permit_id: str | None = Field(default=None, description="Signed permit that made the passage exempt.")
 
 
 class EvidenceRefV1(_Frozen):
@@ -162,6 +147,9 @@ class RegistryFactsV1(_Frozen):
     emission_level: int | None = Field(ge=1, le=6)
     commercial: bool
     permits: list[str]
+    exemptions: list[str] = Field(default_factory=list)
+    valid_from: AwareDatetime | None = Field(default=None, description="Start of the record's validity (inclusive).")
+    valid_to: AwareDatetime | None = Field(default=None, description="End of validity (exclusive); null: open.")
 
 
 class _PassageCoreV1(_Frozen):
@@ -225,8 +213,14 @@ class ViolationMessageV1(_PassageCoreV1):
 
     model_config = ConfigDict(title="ViolationMessageV1")
 
-    violation_id: uuid.UUID = Field(description="uuid5 over camera_id|track_id|first_seen|policy_id|liability_window")
+    violation_id: uuid.UUID = Field(
+        description="Deterministic uuid5: per_entry over camera_id|track_id|first_seen|policy_id|liability_window; "
+        "per_day over 'per_day'|plate|policy_id|liability_window (one id per vehicle, policy and local day)."
+    )
     policy_id: NonEmpty
+    liability: Literal["per_entry", "per_day"] = Field(
+        default="per_entry", description="The policy's liability: one per entry, or one per vehicle per local day."
+    )
     liability_window: str = Field(description="Liability window from the policy, e.g. '2026-07-03' (per day).")
     action: Action
     legal_reference: str
@@ -238,7 +232,10 @@ class ViolationMessageV1(_PassageCoreV1):
             raise ValueError("a violation message needs decision.outcome == 'violation'")
         if self.decision.policy_id != self.policy_id or self.decision.action is not self.action:
             raise ValueError("policy_id/action disagree with the decision")
-        expected = violation_id(self.camera_id, self.track_id, self.first_seen, self.policy_id, self.liability_window)
+        if self.liability == "per_day" and not self.plate.text:
+            raise ValueError("a per_day violation needs the plate text its id is keyed by")
+        expected = violation_id(self.camera_id, self.track_id, self.first_seen, self.policy_id, self.liability_window,
+                                liability=self.liability, plate=self.plate.text)
         if self.violation_id != expected:
             raise ValueError("violation_id does not match its inputs")
         return self
@@ -297,6 +294,8 @@ def _core_fields(
             action=decision.action,
             legal_reference=decision.legal_reference,
             reasons=list(decision.reasons),
+            zone_phase=decision.zone_phase,
+            permit_id=decision.permit_id,
         ),
         "evidence": [EvidenceRefV1(kind=e.kind, sha256=e.sha256, path=e.path, bytes=e.bytes) for e in ctx.evidence],
         "models": dict(sorted(ctx.model_hashes.items())),
@@ -328,13 +327,23 @@ def build_violation_message(
             emission_level=record.emission_level,
             commercial=record.commercial,
             permits=list(record.permits),
+            exemptions=list(record.exemptions),
+            valid_from=record.valid_from,
+            valid_to=record.valid_to,
         )
     return ViolationMessageV1(
         **_core_fields(passage, decision, ctx, published_at),
         violation_id=violation_id(
-            passage.camera_id, passage.track_id, passage.first_seen, decision.policy_id, decision.liability_window
+            passage.camera_id,
+            passage.track_id,
+            passage.first_seen,
+            decision.policy_id,
+            decision.liability_window,
+            liability=decision.liability,
+            plate=passage.plate.text or None,
         ),
         policy_id=decision.policy_id,
+        liability=decision.liability,
         liability_window=decision.liability_window,
         action=decision.action,
         legal_reference=decision.legal_reference,

@@ -159,3 +159,33 @@ def test_hanoi_config_has_the_pilot_zones_and_policies() -> None:
     index = ZoneIndex(config.zones)
     assert index.contains("ring1-pilot", lat=21.0285, lon=105.8542)  # Hoàn Kiếm Lake
     assert not index.contains("ring1-pilot", lat=21.0, lon=105.78)  # well outside, south-west
+
+
+def test_gateway_far_from_its_zone_is_refused() -> None:
+    data = minimal()
+    data["gateways"][0]["gps"] = {"lat": 21.2, "lon": 105.852}  # ≈ 18 km north of the zone
+    with pytest.raises(ValidationError, match="lat/lon swapped"):
+        RulesConfig.model_validate(data)
+
+
+def test_phase_with_its_own_geometry_and_dates() -> None:
+    from datetime import UTC, datetime
+
+    from rules.zones import zone_shape_at
+
+    data = minimal()
+    zone = data["zones"][0]
+    wide = [[105.80, 21.00], [105.90, 21.00], [105.90, 21.10], [105.80, 21.10], [105.80, 21.00]]
+    zone["phases"] = [{"name": "pilot", "effective_from": zone["effective_from"]},
+                      {"name": "wider", "effective_from": "2030-01-01", "geometry": {"type": "Polygon",
+                                                                                     "coordinates": [wide]}}]
+    config = RulesConfig.model_validate(data)
+    z = config.zones[0]
+    assert zone_shape_at(z, datetime(2029, 12, 31, 16, 59, tzinfo=UTC)).equals(z.shape())
+    assert zone_shape_at(z, datetime(2029, 12, 31, 17, 0, tzinfo=UTC)).area > z.shape().area  # 2030-01-01 local
+    zone["phases"][0]["effective_from"] = "2000-01-01"
+    with pytest.raises(ValidationError, match="before the zone itself"):
+        RulesConfig.model_validate(data)
+    zone["phases"] = [{"name": "a", "effective_from": "2030-01-01"}, {"name": "a", "effective_from": "2031-01-01"}]
+    with pytest.raises(ValidationError, match="duplicate phase name"):
+        RulesConfig.model_validate(data)

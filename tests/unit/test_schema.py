@@ -121,7 +121,11 @@ def test_violation_message_fields_and_local_time() -> None:
         "emission_level": None,
         "commercial": False,
         "permits": [],
+        "exemptions": [],
+        "valid_from": "2024-01-01T00:00:00Z",
+        "valid_to": None,
     }
+    assert data["liability"] == "per_entry"
     assert data["gps"] == {"lat": 21.0285, "lon": 105.8524}
     assert data["action"] == "warn" and data["policy_id"] == "hk-area1-weekend-night"
     assert data["plate"]["candidates"][1] == {"text": "30A12845", "confidence": 0.41, "source": "easyocr"}
@@ -243,3 +247,62 @@ def test_plate_read_model_is_not_a_violation() -> None:
     with pytest.raises(ValidationError):
         ViolationMessageV1.model_validate_json(pr.model_dump_json())  # missing violation fields
     PlateReadMessageV1.model_validate_json(pr.model_dump_json())
+
+
+def _per_day(track_id: int = 7, camera_id: str = "cam-hk-01", text: str = "30A12345") -> ViolationMessageV1:
+    from dataclasses import replace
+
+    decision = replace(make_decision(), liability="per_day", zone_phase="pilot")
+    return build_violation_message(make_passage(track_id, camera_id, text), decision, make_ctx())
+
+
+def test_per_day_violation_id_is_keyed_by_plate_policy_and_day() -> None:
+    a, b = _per_day(7, "cam-hk-01"), _per_day(99, "cam-hk-02")  # another camera, another track, same vehicle/day
+    assert a.violation_id == b.violation_id and a.liability == "per_day"
+    assert a.violation_id == uuid.uuid5(uuid.UUID("6f1d3c2a-8b4e-5a7f-9c21-4e0b7d5a3f10"),
+                                        "per_day|30A12345|hk-area1-weekend-night|2026-07-03")
+    assert _per_day(text="30A12346").violation_id != a.violation_id
+    assert a.decision.zone_phase == "pilot"
+    with pytest.raises(ValueError, match="plate text required"):
+        violation_id("c", 1, T0, "p", "2026-07-03", liability="per_day")
+    with pytest.raises(ValueError, match="unknown liability"):
+        violation_id("c", 1, T0, "p", "w", liability="per_week")
+
+
+@pytest.mark.parametrize(("path", "value"), [
+    (("liability",), "per_entry"),  # the id was computed per day: switching the liability breaks it
+    (("liability",), "per_week"),
+    (("plate", "text"), "30A12399"),  # another plate: the id no longer matches
+    (("registry", "valid_from"), "2024-01-01T00:00:00"),  # naive
+])
+def test_per_day_contract_rejects_inconsistent_messages(path: tuple[str, ...], value: Any) -> None:
+    data: dict[str, Any] = json.loads(_per_day().model_dump_json())
+    ViolationMessageV1.model_validate(data)
+    target = data
+    for part in path[:-1]:
+        target = target[part]
+    target[path[-1]] = value
+    with pytest.raises(ValidationError):
+        ViolationMessageV1.model_validate(data)
+
+
+def test_messages_without_the_newer_optional_fields_still_validate() -> None:
+    """Additive fields have defaults: a v1.0 producer that predates them stays valid for consumers."""
+    data = _good()
+    for key in ("zone_phase", "permit_id"):
+        del data["decision"][key]
+    for key in ("exemptions", "valid_from", "valid_to"):
+        del data["registry"][key]
+    del data["liability"]
+    message = ViolationMessageV1.model_validate(data)
+    assert message.liability == "per_entry" and message.decision.zone_phase is None
+
+
+def test_schema_documents_every_field_the_data_centre_relies_on() -> None:
+    schema = json.loads((export_schema.SCHEMA_DIR / "violation.v1.json").read_text(encoding="utf-8"))
+    required = set(schema["required"])
+    for field in ("violation_id", "message_id", "captured_at_utc", "captured_at_local", "camera_id", "gateway_id",
+                  "gps", "direction", "plate", "vehicle_class", "registry", "policy_id", "legal_reference",
+                  "evidence", "models", "config_sha256", "software_version", "liability_window", "action"):
+        assert field in required, field
+    assert set(schema["properties"]["liability"]["enum"]) == {"per_entry", "per_day"}

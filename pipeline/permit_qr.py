@@ -1,0 +1,48 @@
+"""Permit payloads as QR codes: render one for the operator to print, read them back from a photo or a crop.
+
+OpenCV's own QR encoder and detector (no extra dependency). Reading returns only payloads that look like signed
+permits (`LEZP1.…`); whether one is genuine is decided by `rules.permits` with the key, never here.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import cv2
+import numpy as np
+import numpy.typing as npt
+
+from rules.permits import is_signed_permit
+
+Image = npt.NDArray[np.uint8]
+
+
+def render_qr(payload: str, module_px: int = 8, border_modules: int = 4) -> Image:
+    """A black-on-white grey image of the payload's QR code, with the quiet zone scanners need."""
+    if module_px < 1 or border_modules < 0:
+        raise ValueError("module_px must be >= 1 and border_modules >= 0")
+    code: Any = cv2.QRCodeEncoder.create().encode(payload)
+    if code is None or code.size == 0:
+        raise ValueError("payload too long for a QR code")
+    modules = np.asarray(code, dtype=np.uint8)
+    big = cv2.resize(modules, None, fx=module_px, fy=module_px, interpolation=cv2.INTER_NEAREST)
+    pad = border_modules * module_px
+    framed: Image = cv2.copyMakeBorder(big, pad, pad, pad, pad, cv2.BORDER_CONSTANT, value=255)
+    return framed
+
+
+def read_permit_payloads(image: Image) -> tuple[str, ...]:
+    """Every signed-permit payload found in a BGR or grey image, in detection order, without duplicates."""
+    if image.size == 0:
+        return ()
+    detector = cv2.QRCodeDetector()
+    found: list[str] = []
+    ok, texts, _points, _ = detector.detectAndDecodeMulti(image)
+    candidates = list(texts) if ok else []
+    if not candidates:
+        text, _pts, _ = detector.detectAndDecode(image)
+        candidates = [text] if text else []
+    for text in candidates:
+        if text and is_signed_permit(text) and text not in found:
+            found.append(text)
+    return tuple(found)
