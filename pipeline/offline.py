@@ -30,3 +30,7 @@ def apply() -> None:
     os.environ.setdefault("YOLO_CONFIG_DIR", str(state / "ultralytics"))
     os.environ.setdefault("EASYOCR_MODULE_PATH", str(state / "easyocr"))
     os.environ.setdefault("MPLCONFIGDIR", str(state / "matplotlib"))
+    # FFmpeg and OpenCV print their own lines for every damaged packet or missing file ("moov atom not found",
+    # "findDecoder imread_"); our sources count and report those failures in one clear line instead.
+    os.environ.setdefault("OPENCV_FFMPEG_LOGLEVEL", "-8")  # AV_LOG_QUIET
+    os.environ.setdefault("OPENCV_LOG_LEVEL", "ERROR")

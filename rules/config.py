@@ -12,6 +12,7 @@ import re
 from collections import Counter
 from datetime import date
 from typing import Annotated, Literal, Self
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 from shapely.geometry import MultiPolygon, Point, Polygon, shape
@@ -256,6 +257,15 @@ class RulesConfig(_Frozen):
     policies: tuple[PolicyConfig, ...] = ()
     exemptions: ExemptionConfig = ExemptionConfig()
     registry_path: str | None = None  # resolved by the loader (relative to the config file)
+
+    @field_validator("timezone")
+    @classmethod
+    def _known_timezone(cls, value: str) -> str:
+        try:
+            ZoneInfo(value)
+        except (ZoneInfoNotFoundError, ValueError):
+            raise ValueError(f"unknown IANA time zone {value!r} (Hanoi is 'Asia/Ho_Chi_Minh')") from None
+        return value
 
     @model_validator(mode="after")
     def _cross_references(self) -> Self:

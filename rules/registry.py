@@ -127,8 +127,12 @@ class Registry:
     def from_csv(cls, path: str | Path, *, timezone: str = "Asia/Ho_Chi_Minh", strict: bool = False) -> RegistryLoad:
         """Load a registry file. `strict` raises RegistryError listing every bad row instead of returning them."""
         path = Path(path)
-        with path.open(encoding="utf-8", newline="") as handle:
-            text = handle.read()
+        raw = path.read_bytes()
+        try:
+            text = raw.decode("utf-8-sig")  # a BOM from spreadsheet exports is fine
+        except UnicodeDecodeError as exc:
+            line = raw[:exc.start].count(b"\n") + 1
+            raise RegistryError(f"{path}:{line}: not UTF-8 text (save the registry as UTF-8 CSV)") from None
         return cls.parse_csv(text.splitlines(), source=str(path), timezone=timezone, strict=strict)
 
     @classmethod

@@ -87,7 +87,11 @@ def parse_json(text: str, *, source: str = "<registry.json>", timezone: str = "A
 def load_file(path: Path, *, timezone: str = "Asia/Ho_Chi_Minh") -> RegistryLoad:
     """A CSV or JSON registry file, validated into memory (also the first step of an import)."""
     if path.suffix.lower() == ".json":
-        return parse_json(path.read_text(encoding="utf-8"), source=str(path), timezone=timezone)
+        try:
+            text = path.read_text(encoding="utf-8-sig")
+        except UnicodeDecodeError:
+            raise RegistryError(f"{path}: not UTF-8 text (save the registry as UTF-8 JSON)") from None
+        return parse_json(text, source=str(path), timezone=timezone)
     return Registry.from_csv(path, timezone=timezone)
 
 

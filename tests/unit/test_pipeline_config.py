@@ -8,7 +8,7 @@ import pytest
 
 from pipeline.app import load_config
 from pipeline.config import AppConfig
-from pipeline.yaml_config import ConfigError, load_model
+from pipeline.yaml_config import ConfigError, load_model, load_yaml
 
 REPO = Path(__file__).resolve().parents[2]
 
@@ -123,3 +123,10 @@ def test_empty_camera_list_is_still_too_short(tmp_path: Path) -> None:
     with pytest.raises(ConfigError) as info:
         load_model(AppConfig, path)
     assert len(info.value.lines) == 1 and info.value.lines[0].startswith(f"{path}:2: cameras:")
+
+
+def test_binary_file_as_config_is_a_config_error(tmp_path: Path) -> None:
+    path = tmp_path / "clip.yaml"
+    path.write_bytes(b"site_id: a\n\x00\xf8\xff")
+    with pytest.raises(ConfigError, match=r"clip\.yaml:2: not a UTF-8 text file"):
+        load_yaml(path)

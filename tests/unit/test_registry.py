@@ -132,3 +132,10 @@ def test_demo_registry_file_loads_cleanly() -> None:
     path = Path(__file__).resolve().parents[2] / "configs" / "demo" / "registry.csv"
     result = Registry.from_csv(path, strict=True)
     assert len(result.registry) >= 3
+
+
+def test_non_utf8_registry_names_file_and_line(tmp_path: Path) -> None:
+    path = tmp_path / "registry.csv"
+    path.write_bytes(b"plate,vehicle_class\n30A12345,car\n\xff\xfe bad\n")
+    with pytest.raises(RegistryError, match=r"registry\.csv:3: not UTF-8"):
+        Registry.from_csv(path)

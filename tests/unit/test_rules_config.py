@@ -189,3 +189,8 @@ def test_phase_with_its_own_geometry_and_dates() -> None:
     zone["phases"] = [{"name": "a", "effective_from": "2030-01-01"}, {"name": "a", "effective_from": "2031-01-01"}]
     with pytest.raises(ValidationError, match="duplicate phase name"):
         RulesConfig.model_validate(data)
+
+
+def test_unknown_timezone_is_a_config_error_not_a_crash() -> None:
+    with pytest.raises(ValidationError, match="unknown IANA time zone 'Mars/Olympus'"):
+        RulesConfig.model_validate({**minimal(), "timezone": "Mars/Olympus"})
