@@ -20,6 +20,16 @@ EXIT_OK, EXIT_FAILED, EXIT_CONFIG, EXIT_INPUT, EXIT_BROKER, EXIT_MODELS, EXIT_IN
 log = logging.getLogger("lez_anpr")
 
 
+def positive_seconds(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a number of seconds: {text!r}") from None
+    if value <= 0:
+        raise argparse.ArgumentTypeError(f"must be more than 0 seconds, got {text}")
+    return value
+
+
 def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="lez-anpr", description="ANPR pipeline for Hanoi's low-emission zone")
     parser.add_argument("-v", "--verbose", action="store_true", help="debug logging (may include plate text)")
@@ -42,7 +52,8 @@ def _parser() -> argparse.ArgumentParser:
     con.add_argument("--bootstrap", required=True)
     con.add_argument("--topic", required=True)
     con.add_argument("--from-beginning", action="store_true")
-    con.add_argument("--max-idle-s", type=float, default=10.0)
+    con.add_argument("--max-idle-s", type=positive_seconds, default=10.0,
+                     help="stop after this many seconds without a message (counted once the topic is assigned)")
     con.add_argument("--json", action="store_true")
     con.add_argument("--group", help="consumer group id (commits offsets)")
     con.add_argument("--export", type=Path, help="append new valid messages to FILE (.csv, else JSONL), dedup by id")

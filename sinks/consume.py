@@ -17,6 +17,8 @@ import argparse
 import base64
 import json
 import sys
+import time
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, TextIO
@@ -142,12 +144,11 @@ def consume(
         client_id="lez-anpr-consume",
         auto_offset_reset="earliest" if from_beginning else "latest",
         enable_auto_commit=False,
-        consumer_timeout_ms=max(1, int(max_idle_s * 1000)),
         session_timeout_ms=6000,
         heartbeat_interval_ms=1000,
     )
     try:
-        for record in consumer:
+        for record in _records_until_idle(consumer, max_idle_s):
             message = handle_record(topic, record.value, stats, as_json, out, err,
                                     where=f"{record.topic}[{record.partition}]@{record.offset}")
             if message is not None and exporter is not None:
@@ -166,6 +167,31 @@ def consume(
             reject_file.close()
         stats.rejects = None
     return stats
+
+
+JOIN_GRACE_S = 20.0  # joining a group takes session_timeout/2 on Tansu, longer on a busy cluster
+
+
+def _records_until_idle(consumer: KafkaConsumer, max_idle_s: float) -> Iterator[Any]:
+    """Records until `max_idle_s` pass without one, counted from when partitions are assigned.
+
+    kafka-python's `consumer_timeout_ms` counts from the first poll, so a group consumer whose join takes longer
+    than the idle time gave up before it had seen a single record."""
+    idle_since: float | None = None
+    join_deadline = time.monotonic() + max_idle_s + JOIN_GRACE_S
+    while True:
+        batch = consumer.poll(timeout_ms=200)
+        for records in batch.values():
+            yield from records
+        now = time.monotonic()
+        if batch:
+            idle_since = now
+        elif consumer.assignment():
+            idle_since = idle_since or now
+            if now - idle_since >= max_idle_s:
+                return
+        elif now >= join_deadline:
+            return
 
 
 def summary_line(topic: str, stats: ConsumeStats) -> str:

@@ -78,3 +78,13 @@ def test_group_export_dedup_and_malformed(fresh_broker: EmbeddedBroker, tmp_path
     assert (other.received, other.exported, other.invalid) == (31, 22, 3)
     lines = jsonl.read_text().splitlines()
     assert len({ViolationMessageV1.model_validate_json(line).violation_id for line in lines}) == 22
+
+
+def test_group_join_slower_than_idle_time_still_reads(fresh_broker: EmbeddedBroker) -> None:
+    """A group join takes session_timeout/2 (3 s) on Tansu: a 1 s idle time must count from the assignment."""
+    bootstrap = fresh_broker.bootstrap
+    ensure_topics(bootstrap, [TOPIC_VIOLATIONS])
+    _produce(bootstrap, [_record(_violation(i)) for i in range(3)])
+    stats = consume(bootstrap, TOPIC_VIOLATIONS, from_beginning=True, max_idle_s=1, group_id="slow-join",
+                    out=StringIO(), err=StringIO())
+    assert (stats.received, stats.valid) == (3, 3)
