@@ -26,7 +26,7 @@ import cv2
 from ocr.colour import PlateColourClassifier
 from ocr.engines import ImageBGR, TextBox, TextEngine
 from ocr.line_recogniser import RecognisedLine
-from ocr.localise import ONE_LINE_MIN_ASPECT, locate, split_two_lines
+from ocr.localise import ONE_LINE_MIN_ASPECT, LocatedPlate, locate, split_two_lines
 from rules import plate_grammar
 from rules.types import OcrCandidate, PlateColour, PlateLayout, PlateRead, ReadStatus
 
@@ -43,6 +43,7 @@ class ReaderSettings:
     substitution_penalty: float = 0.93  # each grammar repair costs this factor of confidence
     alternative_below: float = 0.90  # characters read less surely than this also try the recogniser's runner-up
     max_alternatives: int = 2  # at most this many unsure characters per line are varied (≤ 4 variants a line)
+    min_char_height_px: float = 6.0  # characters smaller than this are not read: a guess, not a read
 
 
 @dataclass(frozen=True)
@@ -68,6 +69,9 @@ class _Reading:
     candidates: tuple[OcrCandidate, ...]
     char_confidences: tuple[float, ...]
 
+
+# Character height as a share of the plate's height (DOMAIN §3 geometry: 76/110 mm one-line, 52/140 mm motorbike).
+_ONE_LINE_CHAR_HEIGHT, _TWO_LINE_CHAR_HEIGHT = 0.69, 0.37
 
 # Lines, the layout they imply, and whether their top-to-bottom order is known from geometry.
 _Hypothesis = tuple[list[TextLine], PlateLayout, bool]
@@ -157,8 +161,14 @@ class PlateReader:
         colour = self.colour.classify(crop)
         if crop.size == 0 or min(crop.shape[:2]) < 8:
             return _unreadable("crop too small", colour.colour, colour.confidence, ())
+        located = locate(crop)
+        char_h = located.image.shape[0] * (_TWO_LINE_CHAR_HEIGHT if located.two_line else _ONE_LINE_CHAR_HEIGHT)
+        if char_h < self.settings.min_char_height_px:
+            # Nor is its colour worth a claim: a few pixels of background are mostly the camera's noise.
+            return _unreadable(f"characters about {char_h:.0f} px high: too small to read", PlateColour.UNCERTAIN,
+                               0.0, ())
         raw: list[OcrCandidate] = []
-        best = self._best_of(self._lines_path(crop), raw)
+        best = self._best_of(self._lines_path(located), raw)
         if best is None or best.confidence < self.settings.accept_confidence:
             slow = self._best_of(self._detector_path(crop), raw)
             if slow is not None and (best is None or slow.confidence > best.confidence):
@@ -175,8 +185,7 @@ class PlateReader:
                                round(best.confidence, 4), round(colour.confidence, 4), all_candidates,
                                char_confidences=best.char_confidences)
 
-    def _lines_path(self, crop: ImageBGR) -> list[_Hypothesis]:
-        located = locate(crop)
+    def _lines_path(self, located: LocatedPlate) -> list[_Hypothesis]:
         layout = PlateLayout.TWO_LINE if located.two_line else PlateLayout.ONE_LINE
         images = list(split_two_lines(located.image)) if located.two_line else [located.image]
         if min(min(i.shape[:2]) for i in images) < 4:
