@@ -17,6 +17,7 @@ guesses kept as candidates for review.
 
 from __future__ import annotations
 
+import difflib
 import itertools
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -44,6 +45,7 @@ class ReaderSettings:
     alternative_below: float = 0.90  # characters read less surely than this also try the recogniser's runner-up
     max_alternatives: int = 2  # at most this many unsure characters per line are varied (≤ 4 variants a line)
     min_char_height_px: float = 6.0  # characters smaller than this are not read: a guess, not a read
+    min_char_confidence: float = 0.5  # one character read less surely than this makes the plate unreadable
 
 
 @dataclass(frozen=True)
@@ -69,6 +71,8 @@ class _Reading:
     candidates: tuple[OcrCandidate, ...]
     char_confidences: tuple[float, ...]
 
+
+_REPAIRED_CHAR_FACTOR = 0.8  # a character the grammar replaced by its look-alike: the model saw something else
 
 # Character height as a share of the plate's height (DOMAIN §3 geometry: 76/110 mm one-line, 52/140 mm motorbike).
 _ONE_LINE_CHAR_HEIGHT, _TWO_LINE_CHAR_HEIGHT = 0.69, 0.37
@@ -180,6 +184,11 @@ class PlateReader:
         if best.confidence < self.settings.min_confidence:
             return _unreadable(f"confidence {best.confidence:.2f} below threshold", colour.colour,
                                colour.confidence, all_candidates)
+        weakest = min(best.char_confidences, default=0.0)
+        if weakest < self.settings.min_char_confidence:
+            # A plate with one character the recogniser hardly saw is a guess at that character (blur, glare).
+            return _unreadable(f"a character read at confidence {weakest:.2f}", colour.colour, colour.confidence,
+                               all_candidates)
         display = plate_grammar.format_plate(best.text, best.layout)
         return ScoredPlateRead(ReadStatus.READ, best.text, display, best.layout, colour.colour,
                                round(best.confidence, 4), round(colour.confidence, 4), all_candidates,
@@ -227,26 +236,39 @@ class PlateReader:
         repaired = plate_grammar.repair(texts, layout, lines_ordered=ordered)
         if not repaired:
             return None
-        # The grammar's repair cost lowers confidence; an ambiguous 4th motorbike character halves it, so such a
-        # plate goes to review rather than being decided by a guess.
-        scored = [(c.compact, base_conf * self.settings.substitution_penalty ** c.cost * (0.5 if c.ambiguous else 1.0))
-                  for c in repaired]
-        scored.sort(key=lambda item: -item[1])
+        # The grammar's repair cost lowers confidence and ranks the readings.
+        scored = sorted(((c, base_conf * self.settings.substitution_penalty ** c.cost) for c in repaired),
+                        key=lambda item: (-item[1], item[0].compact))
         source = f"{self.engine.name}:grammar"
-        candidates = tuple(OcrCandidate(text, round(conf, 4), source) for text, conf in scored[:5])
-        text, conf = scored[0]
-        return _Reading(text, conf, layout, candidates, _char_confidences(text, conf, lines))
+        candidates = tuple(OcrCandidate(c.compact, round(conf, 4), source) for c, conf in scored[:5])
+        top, conf = scored[0]
+        char_confs = _char_confidences(top.compact, conf, lines)
+        # An ambiguous 4th motorbike character (letter of a new series or digit of an old one, both grammatical)
+        # halves the confidence, so the plate goes to review rather than being decided by a guess — unless the
+        # recogniser itself read that very character surely. The halving comes after the ranking: a costlier
+        # reading (a dropped character) must not overtake the right one just because that one is ambiguous.
+        if top.ambiguous and char_confs[3] < self.settings.alternative_below:
+            conf *= 0.5
+        return _Reading(top.compact, conf, layout, candidates, char_confs)
 
 
 def _char_confidences(text: str, confidence: float, lines: Sequence[TextLine]) -> tuple[float, ...]:
-    """Per character of the repaired `text`: the recogniser's confidence where the raw lines line up with it
-    character for character (a repaired character gets half: the model saw its look-alike); otherwise — a
-    deletion or swapped lines moved characters — every character gets the read's confidence."""
+    """Per character of the repaired `text`, aligned back to the raw lines: the recogniser's own confidence for a
+    character it read as is, 0.8 of it for a look-alike the grammar replaced, and half the read's confidence for a
+    character with no counterpart (the raw lines had a different number of characters there)."""
     raw = "".join(_clean(line.text) for line in lines)
     confs = [c for line in lines for c in (line.char_confidences or tuple(line.confidence for _ in _clean(line.text)))]
-    if len(raw) != len(text) or len(confs) != len(text):
+    if len(confs) != len(raw):
         return tuple(round(confidence, 4) for _ in text)
-    return tuple(round(c if a == b else 0.5 * c, 4) for a, b, c in zip(raw, text, confs, strict=True))
+    out: list[float] = []
+    for op, i1, i2, j1, j2 in difflib.SequenceMatcher(None, raw, text, autojunk=False).get_opcodes():
+        if op == "equal":
+            out.extend(confs[i1:i2])
+        elif op == "replace" and i2 - i1 == j2 - j1:
+            out.extend(_REPAIRED_CHAR_FACTOR * c for c in confs[i1:i2])
+        elif op != "delete":
+            out.extend(0.5 * confidence for _ in range(j2 - j1))
+    return tuple(round(c, 4) for c in out)
 
 
 def _dedup(candidates: tuple[OcrCandidate, ...]) -> tuple[OcrCandidate, ...]:

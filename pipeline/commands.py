@@ -107,6 +107,7 @@ def cmd_read_plates(args: argparse.Namespace) -> int:
             "file": str(path), "status": read.status.value, "text": read.text or None, "lines": list(read.lines),
             "layout": read.layout.value if read.layout else None, "colour": read.colour.value,
             "confidence": read.confidence, "colour_confidence": read.colour_confidence,
+            "char_confidences": list(getattr(read, "char_confidences", ())),
             "candidates": [{"text": c.text, "confidence": c.confidence, "source": c.source} for c in read.candidates],
             "reason": read.reason or None, "ms": round(elapsed_ms, 1),
         }, ensure_ascii=False), flush=True)
