@@ -199,12 +199,22 @@ class PlateReader:
         images = list(split_two_lines(located.image)) if located.two_line else [located.image]
         if min(min(i.shape[:2]) for i in images) < 4:
             return []
-        read = self.engine.recognise_lines([_pad_line(i) for i in images])
+        read = self._recognise_lines([_pad_line(i) for i in images])
         s = self.settings
         per_line = [line_variants(r, s.alternative_below, s.max_alternatives) for r in read]
         if any(not v or not v[0].text for v in per_line):
             return []
         return [(list(combo), layout, True) for combo in itertools.product(*per_line)]
+
+    def _recognise_lines(self, images: list[ImageBGR]) -> list[RecognisedLine]:
+        batch = getattr(self.engine, "recognise_lines", None)
+        if batch is not None:
+            lines: list[RecognisedLine] = batch(images)
+            return lines
+        # An engine written before per-character confidences (a test double, a plug-in): one score per line.
+        boxes = [self.engine.recognise_line(image) for image in images]
+        return [RecognisedLine(t, tuple(b.confidence for _ in t)) if b else RecognisedLine("", ())
+                for b, t in ((b, _clean(b.text) if b else "") for b in boxes)]
 
     def _detector_path(self, crop: ImageBGR) -> list[_Hypothesis]:
         """The engine's own lines; for a crop shaped like a two-line plate where it found fewer than two lines,

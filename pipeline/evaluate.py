@@ -162,7 +162,9 @@ def summarise(totals: Totals, min_confidence: float = 0.55) -> dict[str, float]:
     for o in readable:
         distinct[o.label.compact] = distinct.get(o.label.compact, False) or o in exact
     found_reads = [o for o in readable if o.read is not None]
-    layout_ok = [o for o in found_reads if o.read is not None and o.read.layout is not None and
+    # Layout is judged on the plates read (an unreadable outcome has no layout); colour on every plate found.
+    with_layout = [o for o in found_reads if o.read is not None and o.read.layout is not None]
+    layout_ok = [o for o in with_layout if o.read is not None and o.read.layout is not None and
                  (o.read.layout is PlateLayout.TWO_LINE) == (o.label.lines == 2)]
     colour_ok = [o for o in found_reads if o.read is not None and o.read.colour.value == o.label.colour]
     boxed_detections = max(1, totals.detections)
@@ -175,7 +177,7 @@ def summarise(totals: Totals, min_confidence: float = 0.55) -> dict[str, float]:
         "detection_recall": sum(o.found for o in boxed) / max(1, len(boxed)),
         "detection_precision": totals.true_detections / boxed_detections,
         "cer": statistics.fmean([cer(o.label.compact, o.read.text if o.read else "") for o in readable] or [0.0]),
-        "layout_accuracy": len(layout_ok) / max(1, len(found_reads)),
+        "layout_accuracy": len(layout_ok) / max(1, len(with_layout)),
         "colour_accuracy": len(colour_ok) / max(1, len(found_reads)),
         "unreadable_outcomes": sum(1 for o in found_reads if o.read and o.read.status is ReadStatus.UNREADABLE),
         "median_ms_per_image": statistics.median(totals.image_ms) if totals.image_ms else 0.0,
