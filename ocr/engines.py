@@ -23,7 +23,8 @@ ImageBGR = npt.NDArray[np.uint8]
 
 @dataclass(frozen=True)
 class TextBox:
-    """One recognised text segment: its text, confidence in [0, 1] and its box in the crop."""
+    """One recognised text segment: its text, confidence in [0, 1] and its box in the crop; optionally one
+    confidence per character of the text's plate characters (A–Z0–9)."""
 
     text: str
     confidence: float
@@ -31,6 +32,7 @@ class TextBox:
     y1: float
     x2: float
     y2: float
+    char_confidences: tuple[float, ...] = ()
 
     @property
     def centre_y(self) -> float:

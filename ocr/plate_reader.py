@@ -107,7 +107,11 @@ def group_lines(boxes: Sequence[TextBox]) -> list[TextLine]:
     lines = []
     for row in rows:
         row.sort(key=lambda b: b.x1)
-        lines.append(TextLine("".join(b.text for b in row), min(b.confidence for b in row)))
+        # Characters keep their own confidences where the engine gave them (the text must be plate characters).
+        confs = tuple(c for b in row for c in (b.char_confidences or tuple(b.confidence for _ in _clean(b.text))))
+        text = "".join(b.text for b in row)
+        lines.append(TextLine(text, min(b.confidence for b in row),
+                              confs if len(confs) == len(_clean(text)) else ()))
     return lines
 
 
@@ -219,8 +223,20 @@ class PlateReader:
     def _detector_path(self, crop: ImageBGR) -> list[_Hypothesis]:
         """The engine's own lines; for a crop shaped like a two-line plate where it found fewer than two lines,
         also the crop split between its lines and each half recognised as one line."""
-        lines = group_lines(self.engine.read(_prepare(crop, self.settings)))
+        prepared = _prepare(crop, self.settings)
+        boxes = self.engine.read(prepared)
+        lines = group_lines(boxes)
         hypotheses = [lines] if lines else []
+        if boxes and getattr(self.engine, "recognise_lines", None) is not None:
+            # The detector's boxes, re-read by the plate-only recogniser: per-character confidences for the gate.
+            cuts = [prepared[max(0, int(b.y1)):int(b.y2) + 1, max(0, int(b.x1)):int(b.x2) + 1] for b in boxes]
+            if all(c.size for c in cuts):
+                reread = self._recognise_lines([_pad_line(c) for c in cuts])
+                rebuilt = [TextBox(*_plate_chars(r)[:1], r.confidence, b.x1, b.y1, b.x2, b.y2,
+                                   char_confidences=_plate_chars(r)[1]) for r, b in zip(reread, boxes, strict=True)]
+                relines = group_lines([b for b in rebuilt if b.text])
+                if relines:
+                    hypotheses = [relines]
         if layout_from_shape(crop.shape[1], crop.shape[0]) is PlateLayout.TWO_LINE and len(lines) < 2:
             halves = [self.engine.recognise_line(_prepare(half, self.settings)) for half in split_two_lines(crop)]
             split = [TextLine(h.text, h.confidence) for h in halves if h is not None and _clean(h.text)]

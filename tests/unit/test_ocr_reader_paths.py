@@ -19,9 +19,11 @@ class ScriptedEngine:
     name = "scripted"
     model_files = ("none",)
 
-    def __init__(self, lines: list[RecognisedLine], detector_boxes: list[TextBox] | None = None) -> None:
+    def __init__(self, lines: list[RecognisedLine], detector_boxes: list[TextBox] | None = None,
+                 reread: list[RecognisedLine] | None = None) -> None:
         self.lines = lines
         self.detector_boxes = detector_boxes or []
+        self.reread = reread  # what the recogniser says on the detector's boxes (second call)
         self.detector_calls = 0
 
     def read(self, image: np.ndarray) -> list[TextBox]:
@@ -32,6 +34,9 @@ class ScriptedEngine:
         return None
 
     def recognise_lines(self, images: list[np.ndarray]) -> list[RecognisedLine]:
+        if self.detector_calls and self.reread is not None:
+            assert len(images) == len(self.reread)
+            return self.reread
         assert len(images) == len(self.lines)
         return self.lines
 
@@ -84,3 +89,18 @@ def test_an_unsure_lines_read_also_asks_the_text_detector(conf: float) -> None:
     engine = ScriptedEngine([_line("29-AS", conf), _line("123.45", conf)])
     _reader(engine).read(MOTORBIKE)
     assert engine.detector_calls == 1
+
+
+def test_the_detector_fallback_is_gated_by_the_recogniser_per_character() -> None:
+    """The fault seen on real frames: glare over the series letter, the lines path unsure, the text detector's own
+    recognition confident but wrong. Its boxes are re-read by the plate recogniser, whose per-character confidence
+    shows the letter was hardly seen: unreadable, not a wrong plate."""
+    boxes = [TextBox("29-DS", 0.95, 20, 10, 160, 60), TextBox("123.45", 0.97, 15, 70, 170, 125)]
+    engine = ScriptedEngine([_line("29", 0.6), _line("123.45", 0.6)], boxes,
+                            reread=[_line("29-DS", weak={3: 0.3}), _line("123.45")])
+    read = _reader(engine).read(MOTORBIKE)
+    assert engine.detector_calls == 1
+    assert read.status is ReadStatus.UNREADABLE and "character" in read.reason
+    # The same boxes re-read surely give the plate.
+    sure = ScriptedEngine([_line("29", 0.6), _line("123.45", 0.6)], boxes, reread=[_line("29-AS"), _line("123.45")])
+    assert _reader(sure).read(MOTORBIKE).text == "29AS12345"
