@@ -221,25 +221,23 @@ class PlateReader:
                 for b, t in ((b, _clean(b.text) if b else "") for b in boxes)]
 
     def _detector_path(self, crop: ImageBGR) -> list[_Hypothesis]:
-        """The engine's own lines; for a crop shaped like a two-line plate where it found fewer than two lines,
-        also the crop split between its lines and each half recognised as one line."""
+        """The engine's text detector on the crop, its boxes grouped into lines; for a crop shaped like a two-line
+        plate where it found fewer than two lines, also the crop split between its lines. Every box and half is
+        (re-)read by the recogniser, so characters carry their own confidences on this path too."""
         prepared = _prepare(crop, self.settings)
         boxes = self.engine.read(prepared)
+        cuts = [prepared[max(0, int(b.y1)):int(b.y2) + 1, max(0, int(b.x1)):int(b.x2) + 1] for b in boxes]
+        if boxes and all(c.size for c in cuts) and getattr(self.engine, "recognise_lines", None) is not None:
+            reread = [_plate_chars(r) for r in self._recognise_lines([_pad_line(c) for c in cuts])]
+            boxes = [TextBox(text, b.confidence if not confs else sum(confs) / len(confs), b.x1, b.y1, b.x2, b.y2,
+                             char_confidences=confs)
+                     for (text, confs, _), b in zip(reread, boxes, strict=True) if text]
         lines = group_lines(boxes)
         hypotheses = [lines] if lines else []
-        if boxes and getattr(self.engine, "recognise_lines", None) is not None:
-            # The detector's boxes, re-read by the plate-only recogniser: per-character confidences for the gate.
-            cuts = [prepared[max(0, int(b.y1)):int(b.y2) + 1, max(0, int(b.x1)):int(b.x2) + 1] for b in boxes]
-            if all(c.size for c in cuts):
-                reread = self._recognise_lines([_pad_line(c) for c in cuts])
-                rebuilt = [TextBox(*_plate_chars(r)[:1], r.confidence, b.x1, b.y1, b.x2, b.y2,
-                                   char_confidences=_plate_chars(r)[1]) for r, b in zip(reread, boxes, strict=True)]
-                relines = group_lines([b for b in rebuilt if b.text])
-                if relines:
-                    hypotheses = [relines]
         if layout_from_shape(crop.shape[1], crop.shape[0]) is PlateLayout.TWO_LINE and len(lines) < 2:
-            halves = [self.engine.recognise_line(_prepare(half, self.settings)) for half in split_two_lines(crop)]
-            split = [TextLine(h.text, h.confidence) for h in halves if h is not None and _clean(h.text)]
+            halves = [_plate_chars(r) for r in self._recognise_lines(
+                [_prepare(half, self.settings) for half in split_two_lines(crop)])]
+            split = [TextLine(text, sum(confs) / len(confs), confs) for text, confs, _ in halves if text]
             if len(split) == 2:
                 hypotheses.append(split)
         # The lines found decide the layout; the crop's shape is only a hint (detector boxes are loose).
