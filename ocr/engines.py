@@ -14,6 +14,8 @@ from typing import Any, Protocol
 import numpy as np
 import numpy.typing as npt
 
+from ocr.line_recogniser import PaddleLineRecogniser, RecognisedLine
+
 log = logging.getLogger(__name__)
 
 ImageBGR = npt.NDArray[np.uint8]
@@ -21,7 +23,8 @@ ImageBGR = npt.NDArray[np.uint8]
 
 @dataclass(frozen=True)
 class TextBox:
-    """One recognised text segment: its text, confidence in [0, 1] and its box in the crop."""
+    """One recognised text segment: its text, confidence in [0, 1] and its box in the crop; optionally one
+    confidence per character of the text's plate characters (A–Z0–9)."""
 
     text: str
     confidence: float
@@ -29,6 +32,7 @@ class TextBox:
     y1: float
     x2: float
     y2: float
+    char_confidences: tuple[float, ...] = ()
 
     @property
     def centre_y(self) -> float:
@@ -54,6 +58,11 @@ class TextEngine(Protocol):
         """Read an image known to hold one line of text, without running text detection."""
         ...
 
+    def recognise_lines(self, images: list[ImageBGR]) -> list[RecognisedLine]:
+        """Read images known to hold one line each (one batch where the engine can), with per-character
+        confidences."""
+        ...
+
 
 def _box_from_points(points: Any) -> tuple[float, float, float, float]:
     arr = np.asarray(points, dtype=np.float64).reshape(-1, 2)
@@ -77,6 +86,7 @@ class RapidOcrEngine:
                                   intra_op_num_threads=threads, inter_op_num_threads=1,
                                   text_score=text_score, use_cls=False, min_height=16)
         self._text_score = text_score
+        self._lines = PaddleLineRecogniser(threads=threads)
         self.model_files: tuple[str, ...] = ("ch_PP-OCRv4_det_infer.onnx", "ch_PP-OCRv4_rec_infer.onnx")
 
     def read(self, image: ImageBGR) -> list[TextBox]:
@@ -94,6 +104,9 @@ class RapidOcrEngine:
         text, score = result[0][0], result[0][1]
         h, w = image.shape[:2]
         return TextBox(str(text), _clamp01(float(score)), 0.0, 0.0, float(w), float(h))
+
+    def recognise_lines(self, images: list[ImageBGR]) -> list[RecognisedLine]:
+        return self._lines.recognise(images)
 
 
 class EasyOcrEngine:
@@ -129,3 +142,12 @@ class EasyOcrEngine:
             return None
         _, text, score = results[0]
         return TextBox(str(text), _clamp01(float(score)), 0.0, 0.0, float(w), float(h))
+
+    def recognise_lines(self, images: list[ImageBGR]) -> list[RecognisedLine]:
+        # easyocr gives one score per line: every character gets it (no per-character evidence).
+        lines = []
+        for image in images:
+            box = self.recognise_line(image)
+            text = "".join(ch for ch in (box.text if box else "").upper() if ch in self._allow)
+            lines.append(RecognisedLine(text, tuple(box.confidence if box else 0.0 for _ in text)))
+        return lines

@@ -1,41 +1,84 @@
-"""Plate crop → `PlateRead`: text engine, line ordering, grammar repair, colour, and an explicit unreadable outcome.
+"""Plate crop → `PlateRead`: localise, read lines, grammar repair, colour, and an explicit unreadable outcome.
 
-Two-line plates are read top line then bottom line: text boxes are grouped into lines by their vertical centres.
-When the engine finds only one line on a crop shaped like a two-line plate, the crop is split at its darkest
-horizontal gap and each half is recognised as one line. The engine's raw text is never trusted as a plate: only
-strings the Vietnamese grammar accepts (after position-aware repair) become reads, and a read whose confidence is
-below the threshold is `unreadable` with its guesses kept as candidates for review.
+Two paths, cheapest first:
+
+1. **Lines path** (no text detector): the plate is levelled and tightened inside the loose crop
+   (`ocr.localise`), a plate narrower than 3:1 is cut between its two lines, and the engine's recogniser reads the
+   line(s) in one batch with a confidence per character. Characters read unsurely also try the recogniser's
+   runner-up, so the grammar can choose between what the model itself saw (`8` vs `B`) rather than guess.
+2. **Detector path** (only when the lines path is not confident): the engine's own text detector on the crop,
+   its boxes grouped into lines top to bottom; for a two-line-shaped crop where it finds one line, also the crop
+   split between its lines. The best-scoring reading of all hypotheses wins.
+
+The engine's raw text is never trusted as a plate: only strings the Vietnamese grammar accepts (after
+position-aware repair) become reads, and a read whose confidence is below the threshold is `unreadable` with its
+guesses kept as candidates for review.
 """
 
 from __future__ import annotations
 
+import difflib
+import itertools
 from collections.abc import Sequence
 from dataclasses import dataclass
 
 import cv2
-import numpy as np
 
 from ocr.colour import PlateColourClassifier
 from ocr.engines import ImageBGR, TextBox, TextEngine
+from ocr.line_recogniser import RecognisedLine
+from ocr.localise import ONE_LINE_MIN_ASPECT, LocatedPlate, locate, split_two_lines
 from rules import plate_grammar
 from rules.types import OcrCandidate, PlateColour, PlateLayout, PlateRead, ReadStatus
 
-# A crop wider than this (width / height) is a one-line plate; narrower ones are two-line (DOMAIN §3: 4.7 vs 2.0, 1.36).
-ONE_LINE_MIN_ASPECT = 3.0
+__all__ = ["ONE_LINE_MIN_ASPECT", "PlateReader", "ReaderSettings", "ScoredPlateRead", "TextLine", "group_lines",
+           "layout_from_shape", "split_two_lines"]
 
 
 @dataclass(frozen=True)
 class ReaderSettings:
     min_confidence: float = 0.55  # below: unreadable (needs review), never a guess
-    target_height_px: int = 96  # crops are scaled to about this height before OCR
+    accept_confidence: float = 0.80  # a lines-path read this sure is final; below, the text detector runs too
+    target_height_px: int = 96  # crops are scaled to about this height before the text detector
     pad_ratio: float = 0.08  # border added around the crop so edge characters are not cut
     substitution_penalty: float = 0.93  # each grammar repair costs this factor of confidence
+    alternative_below: float = 0.90  # characters read less surely than this also try the recogniser's runner-up
+    max_alternatives: int = 2  # at most this many unsure characters per line are varied (≤ 4 variants a line)
+    min_char_height_px: float = 6.0  # characters smaller than this are not read: a guess, not a read
+    min_char_confidence: float = 0.5  # one character read less surely than this makes the plate unreadable
+
+
+@dataclass(frozen=True)
+class ScoredPlateRead(PlateRead):
+    """A `PlateRead` with one confidence per character of `text` (empty when the read is unreadable), so the
+    per-track vote can weigh each position by how surely it was seen."""
+
+    char_confidences: tuple[float, ...] = ()
 
 
 @dataclass(frozen=True)
 class TextLine:
     text: str
     confidence: float
+    char_confidences: tuple[float, ...] = ()  # per character of `text`; empty: every character has `confidence`
+
+
+@dataclass(frozen=True)
+class _Reading:
+    text: str
+    confidence: float
+    layout: PlateLayout
+    candidates: tuple[OcrCandidate, ...]
+    char_confidences: tuple[float, ...]
+
+
+_REPAIRED_CHAR_FACTOR = 0.8  # a character the grammar replaced by its look-alike: the model saw something else
+
+# Character height as a share of the plate's height (DOMAIN §3 geometry: 76/110 mm one-line, 52/140 mm motorbike).
+_ONE_LINE_CHAR_HEIGHT, _TWO_LINE_CHAR_HEIGHT = 0.69, 0.37
+
+# Lines, the layout they imply, and whether their top-to-bottom order is known from geometry.
+_Hypothesis = tuple[list[TextLine], PlateLayout, bool]
 
 
 def _same_line(a: TextBox, b: TextBox) -> bool:
@@ -64,7 +107,11 @@ def group_lines(boxes: Sequence[TextBox]) -> list[TextLine]:
     lines = []
     for row in rows:
         row.sort(key=lambda b: b.x1)
-        lines.append(TextLine("".join(b.text for b in row), min(b.confidence for b in row)))
+        # Characters keep their own confidences where the engine gave them (the text must be plate characters).
+        confs = tuple(c for b in row for c in (b.char_confidences or tuple(b.confidence for _ in _clean(b.text))))
+        text = "".join(b.text for b in row)
+        lines.append(TextLine(text, min(b.confidence for b in row),
+                              confs if len(confs) == len(_clean(text)) else ()))
     return lines
 
 
@@ -83,15 +130,33 @@ def _prepare(crop: ImageBGR, settings: ReaderSettings) -> ImageBGR:
     return padded
 
 
-def split_two_lines(crop: ImageBGR) -> tuple[ImageBGR, ImageBGR]:
-    """Cut a two-line plate between its lines: the row band near the middle with the least ink."""
-    grey = cv2.cvtColor(crop, cv2.COLOR_BGR2GRAY)
-    h = grey.shape[0]
-    # Ink = deviation from the row's median brightness; works for dark-on-light and light-on-dark plates.
-    ink = np.abs(grey.astype(np.float32) - np.median(grey, axis=1, keepdims=True)).mean(axis=1)
-    lo, hi = int(h * 0.35), max(int(h * 0.65), int(h * 0.35) + 1)
-    cut = lo + int(np.argmin(ink[lo:hi]))
-    return crop[:cut], crop[cut:]
+def _pad_line(line: ImageBGR) -> ImageBGR:
+    h = line.shape[0]
+    padded: ImageBGR = cv2.copyMakeBorder(line, max(2, h // 12), max(2, h // 12), max(3, h // 8), max(3, h // 8),
+                                          cv2.BORDER_REPLICATE)
+    return padded
+
+
+def _plate_chars(line: RecognisedLine) -> tuple[str, tuple[float, ...], tuple[tuple[str, float], ...]]:
+    """Drop the printed separators (`-`, `.`) with their confidences: the grammar works on A–Z0–9."""
+    alts = line.alternatives or tuple(("", 0.0) for _ in line.text)
+    kept = [(ch, c, a) for ch, c, a in zip(line.text, line.char_confidences, alts, strict=True) if ch.isalnum()]
+    return "".join(k[0] for k in kept), tuple(k[1] for k in kept), tuple(k[2] for k in kept)
+
+
+def line_variants(line: RecognisedLine, below: float, limit: int) -> list[TextLine]:
+    """The line as read, and with its least sure characters replaced by the recogniser's runner-up."""
+    text, confs, alts = _plate_chars(line)
+    unsure = sorted((i for i, (c, a) in enumerate(zip(confs, alts, strict=True))
+                     if c < below and a[0].isalnum() and a[1] >= 0.02), key=lambda i: confs[i])[:limit]
+    variants = []
+    for chosen in itertools.chain.from_iterable(itertools.combinations(unsure, k) for k in range(len(unsure) + 1)):
+        chars, cc = list(text), list(confs)
+        for i in chosen:
+            chars[i], cc[i] = alts[i][0], alts[i][1]
+        mean = sum(cc) / len(cc) if cc else 0.0
+        variants.append(TextLine("".join(chars), mean, tuple(cc)))
+    return variants
 
 
 class PlateReader:
@@ -100,60 +165,134 @@ class PlateReader:
         self.colour = colour
         self.settings = settings or ReaderSettings()
 
-    def read(self, crop: ImageBGR) -> PlateRead:
+    def read(self, crop: ImageBGR) -> ScoredPlateRead:
         colour = self.colour.classify(crop)
         if crop.size == 0 or min(crop.shape[:2]) < 8:
             return _unreadable("crop too small", colour.colour, colour.confidence, ())
-        raw: tuple[OcrCandidate, ...] = ()
-        best: tuple[str, float, tuple[OcrCandidate, ...], PlateLayout] | None = None
-        for lines in self._line_hypotheses(crop):
-            raw += tuple(OcrCandidate(_clean(line.text), line.confidence, f"{self.engine.name}:raw")
-                         for line in lines if _clean(line.text))
-            # The lines found decide the layout; the crop's shape is only a hint (detector boxes are loose).
-            layout = PlateLayout.TWO_LINE if len(lines) >= 2 else PlateLayout.ONE_LINE
-            found = self._best_candidate(lines, layout)
-            if found is not None and (best is None or found[1] > best[1]):
-                best = (*found, layout)
+        located = locate(crop)
+        char_h = located.image.shape[0] * (_TWO_LINE_CHAR_HEIGHT if located.two_line else _ONE_LINE_CHAR_HEIGHT)
+        if char_h < self.settings.min_char_height_px:
+            # Nor is its colour worth a claim: a few pixels of background are mostly the camera's noise.
+            return _unreadable(f"characters about {char_h:.0f} px high: too small to read", PlateColour.UNCERTAIN,
+                               0.0, ())
+        raw: list[OcrCandidate] = []
+        best = self._best_of(self._lines_path(located), raw)
+        if best is None or best.confidence < self.settings.accept_confidence:
+            slow = self._best_of(self._detector_path(crop), raw)
+            if slow is not None and (best is None or slow.confidence > best.confidence):
+                best = slow
         if best is None:
             reason = "no text found" if not raw else "text does not match the plate grammar"
-            return _unreadable(reason, colour.colour, colour.confidence, _dedup(raw))
-        text, confidence, candidates, layout = best
-        all_candidates = _dedup(candidates + raw)
-        if confidence < self.settings.min_confidence:
-            return _unreadable(f"confidence {confidence:.2f} below threshold", colour.colour, colour.confidence,
+            return _unreadable(reason, colour.colour, colour.confidence, _dedup(tuple(raw)))
+        all_candidates = _dedup(best.candidates + tuple(raw))
+        if best.confidence < self.settings.min_confidence:
+            return _unreadable(f"confidence {best.confidence:.2f} below threshold", colour.colour,
+                               colour.confidence, all_candidates)
+        weakest = min(best.char_confidences, default=0.0)
+        if weakest < self.settings.min_char_confidence:
+            # A plate with one character the recogniser hardly saw is a guess at that character (blur, glare).
+            return _unreadable(f"a character read at confidence {weakest:.2f}", colour.colour, colour.confidence,
                                all_candidates)
-        display = plate_grammar.format_plate(text, layout)
-        return PlateRead(ReadStatus.READ, text, display, layout, colour.colour, round(confidence, 4),
-                         round(colour.confidence, 4), all_candidates)
+        display = plate_grammar.format_plate(best.text, best.layout)
+        return ScoredPlateRead(ReadStatus.READ, best.text, display, best.layout, colour.colour,
+                               round(best.confidence, 4), round(colour.confidence, 4), all_candidates,
+                               char_confidences=best.char_confidences)
 
-    def _line_hypotheses(self, crop: ImageBGR) -> list[list[TextLine]]:
-        """The engine's own lines; for a crop shaped like a two-line plate where it found fewer than two lines,
-        also the crop split between its lines and each half recognised as one line. The better read wins."""
-        lines = group_lines(self.engine.read(_prepare(crop, self.settings)))
+    def _lines_path(self, located: LocatedPlate) -> list[_Hypothesis]:
+        layout = PlateLayout.TWO_LINE if located.two_line else PlateLayout.ONE_LINE
+        images = list(split_two_lines(located.image)) if located.two_line else [located.image]
+        if min(min(i.shape[:2]) for i in images) < 4:
+            return []
+        read = self._recognise_lines([_pad_line(i) for i in images])
+        s = self.settings
+        per_line = [line_variants(r, s.alternative_below, s.max_alternatives) for r in read]
+        if any(not v or not v[0].text for v in per_line):
+            return []
+        return [(list(combo), layout, True) for combo in itertools.product(*per_line)]
+
+    def _recognise_lines(self, images: list[ImageBGR]) -> list[RecognisedLine]:
+        batch = getattr(self.engine, "recognise_lines", None)
+        if batch is not None:
+            lines: list[RecognisedLine] = batch(images)
+            return lines
+        # An engine written before per-character confidences (a test double, a plug-in): one score per line.
+        boxes = [self.engine.recognise_line(image) for image in images]
+        return [RecognisedLine(t, tuple(b.confidence for _ in t)) if b else RecognisedLine("", ())
+                for b, t in ((b, _clean(b.text) if b else "") for b in boxes)]
+
+    def _detector_path(self, crop: ImageBGR) -> list[_Hypothesis]:
+        """The engine's text detector on the crop, its boxes grouped into lines; for a crop shaped like a two-line
+        plate where it found fewer than two lines, also the crop split between its lines. Every box and half is
+        (re-)read by the recogniser, so characters carry their own confidences on this path too."""
+        prepared = _prepare(crop, self.settings)
+        boxes = self.engine.read(prepared)
+        cuts = [prepared[max(0, int(b.y1)):int(b.y2) + 1, max(0, int(b.x1)):int(b.x2) + 1] for b in boxes]
+        if boxes and all(c.size for c in cuts) and getattr(self.engine, "recognise_lines", None) is not None:
+            reread = [_plate_chars(r) for r in self._recognise_lines([_pad_line(c) for c in cuts])]
+            boxes = [TextBox(text, b.confidence if not confs else sum(confs) / len(confs), b.x1, b.y1, b.x2, b.y2,
+                             char_confidences=confs)
+                     for (text, confs, _), b in zip(reread, boxes, strict=True) if text]
+        lines = group_lines(boxes)
         hypotheses = [lines] if lines else []
         if layout_from_shape(crop.shape[1], crop.shape[0]) is PlateLayout.TWO_LINE and len(lines) < 2:
-            halves = [self.engine.recognise_line(_prepare(half, self.settings)) for half in split_two_lines(crop)]
-            split = [TextLine(h.text, h.confidence) for h in halves if h is not None and _clean(h.text)]
+            halves = [_plate_chars(r) for r in self._recognise_lines(
+                [_prepare(half, self.settings) for half in split_two_lines(crop)])]
+            split = [TextLine(text, sum(confs) / len(confs), confs) for text, confs, _ in halves if text]
             if len(split) == 2:
                 hypotheses.append(split)
-        return hypotheses
+        # The lines found decide the layout; the crop's shape is only a hint (detector boxes are loose).
+        return [(h, PlateLayout.TWO_LINE if len(h) >= 2 else PlateLayout.ONE_LINE, False) for h in hypotheses]
 
-    def _best_candidate(self, lines: Sequence[TextLine],
-                        layout: PlateLayout) -> tuple[str, float, tuple[OcrCandidate, ...]] | None:
+    def _best_of(self, hypotheses: Sequence[_Hypothesis],
+                 raw: list[OcrCandidate]) -> _Reading | None:
+        best: _Reading | None = None
+        for lines, layout, ordered in hypotheses:
+            raw.extend(OcrCandidate(_clean(line.text), round(min(1.0, line.confidence), 4),
+                                    f"{self.engine.name}:raw") for line in lines if _clean(line.text))
+            found = self._best_candidate(lines, layout, ordered)
+            if found is not None and (best is None or found.confidence > best.confidence):
+                best = found
+        return best
+
+    def _best_candidate(self, lines: Sequence[TextLine], layout: PlateLayout, ordered: bool) -> _Reading | None:
         texts = [_clean(line.text) for line in lines if _clean(line.text)]
         base_conf = min((line.confidence for line in lines), default=0.0)
-        repaired = plate_grammar.repair(texts, layout)
+        repaired = plate_grammar.repair(texts, layout, lines_ordered=ordered)
         if not repaired:
             return None
-        # The grammar's repair cost lowers confidence; an ambiguous 4th motorbike character halves it, so such a
-        # plate goes to review rather than being decided by a guess.
-        scored = [(c.compact, base_conf * self.settings.substitution_penalty ** c.cost * (0.5 if c.ambiguous else 1.0))
-                  for c in repaired]
-        scored.sort(key=lambda item: -item[1])
+        # The grammar's repair cost lowers confidence and ranks the readings.
+        scored = sorted(((c, base_conf * self.settings.substitution_penalty ** c.cost) for c in repaired),
+                        key=lambda item: (-item[1], item[0].compact))
         source = f"{self.engine.name}:grammar"
-        candidates = tuple(OcrCandidate(text, round(conf, 4), source) for text, conf in scored[:5])
-        text, conf = scored[0]
-        return text, conf, candidates
+        candidates = tuple(OcrCandidate(c.compact, round(conf, 4), source) for c, conf in scored[:5])
+        top, conf = scored[0]
+        char_confs = _char_confidences(top.compact, conf, lines)
+        # An ambiguous 4th motorbike character (letter of a new series or digit of an old one, both grammatical)
+        # halves the confidence, so the plate goes to review rather than being decided by a guess — unless the
+        # recogniser itself read that very character surely. The halving comes after the ranking: a costlier
+        # reading (a dropped character) must not overtake the right one just because that one is ambiguous.
+        if top.ambiguous and char_confs[3] < self.settings.alternative_below:
+            conf *= 0.5
+        return _Reading(top.compact, conf, layout, candidates, char_confs)
+
+
+def _char_confidences(text: str, confidence: float, lines: Sequence[TextLine]) -> tuple[float, ...]:
+    """Per character of the repaired `text`, aligned back to the raw lines: the recogniser's own confidence for a
+    character it read as is, 0.8 of it for a look-alike the grammar replaced, and half the read's confidence for a
+    character with no counterpart (the raw lines had a different number of characters there)."""
+    raw = "".join(_clean(line.text) for line in lines)
+    confs = [c for line in lines for c in (line.char_confidences or tuple(line.confidence for _ in _clean(line.text)))]
+    if len(confs) != len(raw):
+        return tuple(round(confidence, 4) for _ in text)
+    out: list[float] = []
+    for op, i1, i2, j1, j2 in difflib.SequenceMatcher(None, raw, text, autojunk=False).get_opcodes():
+        if op == "equal":
+            out.extend(confs[i1:i2])
+        elif op == "replace" and i2 - i1 == j2 - j1:
+            out.extend(_REPAIRED_CHAR_FACTOR * c for c in confs[i1:i2])
+        elif op != "delete":
+            out.extend(0.5 * confidence for _ in range(j2 - j1))
+    return tuple(round(c, 4) for c in out)
 
 
 def _dedup(candidates: tuple[OcrCandidate, ...]) -> tuple[OcrCandidate, ...]:
@@ -171,5 +310,5 @@ def _clean(text: str) -> str:
 
 
 def _unreadable(reason: str, colour: PlateColour, colour_conf: float,
-                candidates: tuple[OcrCandidate, ...]) -> PlateRead:
-    return PlateRead(ReadStatus.UNREADABLE, "", (), None, colour, 0.0, round(colour_conf, 4), candidates, reason)
+                candidates: tuple[OcrCandidate, ...]) -> ScoredPlateRead:
+    return ScoredPlateRead(ReadStatus.UNREADABLE, "", (), None, colour, 0.0, round(colour_conf, 4), candidates, reason)

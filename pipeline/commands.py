@@ -107,6 +107,7 @@ def cmd_read_plates(args: argparse.Namespace) -> int:
             "file": str(path), "status": read.status.value, "text": read.text or None, "lines": list(read.lines),
             "layout": read.layout.value if read.layout else None, "colour": read.colour.value,
             "confidence": read.confidence, "colour_confidence": read.colour_confidence,
+            "char_confidences": list(getattr(read, "char_confidences", ())),
             "candidates": [{"text": c.text, "confidence": c.confidence, "source": c.source} for c in read.candidates],
             "reason": read.reason or None, "ms": round(elapsed_ms, 1),
         }, ensure_ascii=False), flush=True)
@@ -120,10 +121,12 @@ def cmd_eval(args: argparse.Namespace) -> int:
     if not (args.data / "labels.csv").is_file():
         raise UserError(f"no labels.csv in {args.data} (the labelled data folder)", EXIT_INPUT)
     app = _with_errors(lambda: load_config(args.config)).app
+    if args.engine:
+        app = app.model_copy(update={"ocr": app.ocr.model_copy(update={"engine": args.engine})})
     set_threads(app.runtime.inference_threads)
     vehicle, plate = _with_errors(lambda: build_detectors(app))
     totals = evaluate(args.data, vehicle, plate, build_reader(app))
-    summary = summarise(totals)
+    summary = summarise(totals, app.ocr.min_confidence)
     misses = write_misses(totals, args.out)
     for key, value in summary.items():
         print(f"{key:28s} {value:.4f}" if isinstance(value, float) else f"{key:28s} {value}")

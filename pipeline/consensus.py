@@ -1,10 +1,14 @@
 """One plate read per vehicle passage, voted over the track's best crops.
 
 Each crop's read is a vote weighted by its confidence. Reads of the same length also vote per character position,
-which recovers a plate that no single frame read entirely right (e.g. 8 in one frame, B in another). The winner
-must still be valid by the grammar. The consensus confidence is the winner's share of all the vote weight times
-its mean confidence, so frames that disagree lower it. No valid winner, or too low a confidence: `unreadable`,
-with every frame's guesses kept as candidates for the reviewer. Colour is voted the same way, `uncertain` last.
+each character weighted by the recogniser's confidence in *that* character (`ScoredPlateRead.char_confidences`;
+the read's confidence where there is none), which recovers a plate that no single frame read entirely right (a
+glare-hit `B` read surely in one frame and weakly as `8` in another). The winner must still be valid by the
+grammar. A whole string's confidence is its share of all the vote weight times its mean confidence; the
+per-position winner's is its least agreed position's share times the frames' mean confidence — so frames that
+disagree lower it, and a one-character tie between two frames is not decided by a coin. No valid winner, or too
+low a confidence: `unreadable`, with every frame's guesses kept as candidates for the reviewer. Colour is voted
+the same way, `uncertain` last.
 """
 
 from __future__ import annotations
@@ -12,6 +16,7 @@ from __future__ import annotations
 from collections import defaultdict
 from collections.abc import Sequence
 
+from ocr.plate_reader import ScoredPlateRead
 from rules import plate_grammar
 from rules.types import OcrCandidate, PlateColour, PlateRead, ReadStatus
 
@@ -28,26 +33,36 @@ def _colour_vote(reads: Sequence[PlateRead]) -> tuple[PlateColour, float]:
     return colour, min(1.0, weight / len(reads))
 
 
-def _char_vote(reads: Sequence[PlateRead]) -> str | None:
-    """Per-position majority over reads of the most common length; None when it is not a valid plate."""
+def char_confidences(read: PlateRead) -> tuple[float, ...]:
+    """One confidence per character of `read.text`: the recogniser's own where the reader kept them."""
+    if isinstance(read, ScoredPlateRead) and len(read.char_confidences) == len(read.text):
+        return read.char_confidences
+    return tuple(read.confidence for _ in read.text)
+
+
+def _char_vote(reads: Sequence[PlateRead]) -> tuple[str, tuple[float, ...]] | None:
+    """Per-position vote, weighted by character confidence, over reads of the most common length: the text and
+    each position's winning share of the weight; None when the text is not a valid plate."""
     lengths: dict[int, float] = defaultdict(float)
     for read in reads:
         lengths[len(read.text)] += read.confidence
     if not lengths:
         return None
     length = max(lengths.items(), key=lambda kv: kv[1])[0]
-    same = [r for r in reads if len(r.text) == length]
-    chars = []
+    same = [(r.text, char_confidences(r)) for r in reads if len(r.text) == length]
+    chars, shares = [], []
     for pos in range(length):
         votes: dict[str, float] = defaultdict(float)
-        for read in same:
-            votes[read.text[pos]] += read.confidence
-        chars.append(max(votes.items(), key=lambda kv: (kv[1], kv[0]))[0])
+        for text, confs in same:
+            votes[text[pos]] += max(confs[pos], 1e-3)
+        char, weight = max(votes.items(), key=lambda kv: (kv[1], kv[0]))
+        chars.append(char)
+        shares.append(round(weight / sum(votes.values()), 4))
     text = "".join(chars)
-    return text if plate_grammar.is_valid(text) else None
+    return (text, tuple(shares)) if plate_grammar.is_valid(text) else None
 
 
-def vote(reads: Sequence[PlateRead], min_confidence: float) -> PlateRead:
+def vote(reads: Sequence[PlateRead], min_confidence: float) -> ScoredPlateRead:
     if not reads:
         raise ValueError("vote needs at least one read")
     colour, colour_conf = _colour_vote(reads)
@@ -56,27 +71,40 @@ def vote(reads: Sequence[PlateRead], min_confidence: float) -> PlateRead:
     total = sum(max(r.confidence, 0.05) for r in reads)  # unreadable frames still count against agreement
     if not valid:
         reasons = sorted({r.reason for r in reads if r.reason})
-        return PlateRead(ReadStatus.UNREADABLE, "", (), None, colour, 0.0, round(colour_conf, 4), candidates,
-                         "; ".join(reasons) or "unreadable on every frame")
-    weights: dict[str, float] = defaultdict(float)
+        return ScoredPlateRead(ReadStatus.UNREADABLE, "", (), None, colour, 0.0, round(colour_conf, 4), candidates,
+                               "; ".join(reasons) or "unreadable on every frame")
+    # Whole strings: the confidence-weighted share of all frames that read exactly this, times their confidence.
+    scores: dict[str, tuple[float, tuple[float, ...]]] = {}
+    weights: dict[str, list[PlateRead]] = defaultdict(list)
     for read in valid:
-        weights[read.text] += read.confidence
-    char_winner = _char_vote(valid)
-    if char_winner is not None and char_winner not in weights:
-        # A synthesised string earns the weight of the reads it agrees with on all but one character.
-        weights[char_winner] = sum(r.confidence for r in valid
-                                   if len(r.text) == len(char_winner)
-                                   and sum(a != b for a, b in zip(r.text, char_winner, strict=True)) <= 1) * 0.9
-    text, weight = max(weights.items(), key=lambda kv: (kv[1], kv[0]))
-    agreeing = [r for r in valid if r.text == text] or valid
-    mean_conf = sum(r.confidence for r in agreeing) / len(agreeing)
-    confidence = min(1.0, (weight / total) * mean_conf) if total > 0 else 0.0
-    template = max(agreeing, key=lambda r: r.confidence)
+        weights[read.text].append(read)
+    for text, same in weights.items():
+        mean_conf = sum(r.confidence for r in same) / len(same)
+        scores[text] = (sum(r.confidence for r in same) / total * mean_conf, char_confidences(max(same, key=_conf)))
+    # Per character: the per-position winner, as sure as its least agreed position, times the share of frames
+    # that read a string of that length. It beats the whole-string vote when the frames that disagree with it
+    # did so on characters the recogniser itself was unsure of.
+    char_vote = _char_vote(valid)
+    if char_vote is not None:
+        text, shares = char_vote
+        group = [r for r in valid if len(r.text) == len(text)]
+        mean_conf = sum(r.confidence for r in group) / len(group)
+        by_chars = sum(r.confidence for r in group) / total * min(shares) * mean_conf
+        if text not in scores or by_chars > scores[text][0]:
+            scores[text] = (by_chars, shares)
+    text, (confidence, per_char) = max(scores.items(), key=lambda kv: (kv[1][0], kv[0]))
+    confidence = min(1.0, confidence)
+    template = max(weights.get(text) or [r for r in valid if len(r.text) == len(text)] or valid, key=_conf)
     if confidence < min_confidence:
-        return PlateRead(ReadStatus.UNREADABLE, "", (), None, colour, 0.0, round(colour_conf, 4), candidates,
-                         f"frames disagree or read weakly (consensus {confidence:.2f})")
-    return PlateRead(ReadStatus.READ, text, plate_grammar.format_plate(text, template.layout), template.layout,
-                     colour, round(confidence, 4), round(colour_conf, 4), candidates)
+        return ScoredPlateRead(ReadStatus.UNREADABLE, "", (), None, colour, 0.0, round(colour_conf, 4), candidates,
+                               f"frames disagree or read weakly (consensus {confidence:.2f})")
+    return ScoredPlateRead(ReadStatus.READ, text, plate_grammar.format_plate(text, template.layout),
+                           template.layout, colour, round(confidence, 4), round(colour_conf, 4), candidates,
+                           char_confidences=per_char)
+
+
+def _conf(read: PlateRead) -> float:
+    return read.confidence
 
 
 def _merge_candidates(reads: Sequence[PlateRead], limit: int = 8) -> tuple[OcrCandidate, ...]:

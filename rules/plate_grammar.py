@@ -179,6 +179,8 @@ _TO_DIGIT: dict[str, tuple[str, float]] = {
 _TO_LETTER: dict[str, tuple[str, float]] = {
     "0": ("D", _SURE), "O": ("D", _SURE), "Q": ("D", _UNSURE), "8": ("B", _SURE), "2": ("Z", _SURE),
     "5": ("S", _SURE), "6": ("G", _SURE), "4": ("A", _UNSURE), "1": ("T", _UNSURE), "I": ("T", _UNSURE),
+    # A blurred B in the plate font loses its left stem and reads as 9; no digit belongs in a letter slot.
+    "9": ("B", _UNSURE),
 }
 _UNIT_LETTERS = CIVILIAN_LETTERS | {"Q"}  # diplomatic QT and military QH, QK... use Q
 _DIGITS = frozenset("0123456789")
@@ -267,15 +269,16 @@ def _deletion_variants(text: str, split: int) -> list[_Variant]:
     return [v for v in variants if _MIN_LEN <= len(v.text) <= _MAX_LEN]
 
 
-def _sources(lines: Sequence[str]) -> list[tuple[str, int, float]]:
-    """(joined text, index of the line break or 0, cost) for the ways of reading the OCR lines."""
+def _sources(lines: Sequence[str], lines_ordered: bool = False) -> list[tuple[str, int, float]]:
+    """(joined text, index of the line break or 0, cost) for the ways of reading the OCR lines. Lines whose
+    order is known from geometry (cut top/bottom by the caller) are never tried bottom line first."""
     cleaned = [c for c in (normalise(line) for line in lines) if c]
     if not cleaned:
         return []
     if len(cleaned) == 1:
         return [(cleaned[0], 0, 0.0)]
     sources = [("".join(cleaned), len(cleaned[0]) if len(cleaned) == 2 else 0, 0.0)]
-    if len(cleaned) == 2:
+    if len(cleaned) == 2 and not lines_ordered:
         sources.append((cleaned[1] + cleaned[0], len(cleaned[1]), _SWAPPED_LINES_COST))
     sources.extend((line, 0, _SINGLE_LINE_COST) for line in cleaned)
     return sources
@@ -293,15 +296,17 @@ def _context_cost(family: PlateFamily, natural_split: int, split: int, layout: P
     return cost
 
 
-def repair(lines: Sequence[str], layout: PlateLayout | None = None) -> list[GrammarCandidate]:
+def repair(lines: Sequence[str], layout: PlateLayout | None = None,
+           lines_ordered: bool = False) -> list[GrammarCandidate]:
     """Valid plates that the raw OCR `lines` (top line first) most plausibly show, best first.
 
     Tolerates look-alike characters by slot, one or two junk characters (ends) or one inside, a two-line plate read
-    in the wrong order, and an extra line. Returns [] when nothing grammatical is within reach.
+    in the wrong order (unless `lines_ordered`: the caller cut the lines top and bottom itself), and an extra
+    line. Returns [] when nothing grammatical is within reach.
     """
     best: dict[str, GrammarCandidate] = {}
     ambiguous: set[str] = set()
-    for source, split, source_cost in _sources(lines):
+    for source, split, source_cost in _sources(lines, lines_ordered):
         for variant in _deletion_variants(source, split):
             motorbike_readings: list[tuple[str, float]] = []
             for family, slots, natural_split, separators in _TEMPLATES_BY_LEN.get(len(variant.text), ()):

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import pytest
 
+from ocr.plate_reader import ScoredPlateRead
 from pipeline.consensus import vote
 from rules.types import OcrCandidate, PlateColour, PlateLayout, PlateRead, ReadStatus
 
@@ -85,3 +86,32 @@ def test_colour_confident_majority_beats_weak_minority() -> None:
 def test_vote_needs_reads() -> None:
     with pytest.raises(ValueError):
         vote([], MIN_CONF)
+
+
+def _scored(text: str, char_confs: tuple[float, ...]) -> ScoredPlateRead:
+    conf = round(sum(char_confs) / len(char_confs), 4)
+    return ScoredPlateRead(ReadStatus.READ, text, (text,), PlateLayout.ONE_LINE, PlateColour.WHITE, conf, 0.9,
+                           (OcrCandidate(text, conf, "fake"),), char_confidences=char_confs)
+
+
+def test_per_character_confidence_outweighs_a_count_majority_of_unsure_characters() -> None:
+    sure = (0.95,) * 8
+    unsure_at_4 = (0.95, 0.95, 0.95, 0.95, 0.2, 0.95, 0.95, 0.95)
+    # Two frames read 8 where the recogniser was unsure; one frame read 2 surely.
+    reads = [_scored("30A18345", unsure_at_4), _scored("30A18345", unsure_at_4), _scored("30A12345", sure)]
+    result = vote(reads, MIN_CONF)
+    assert result.status is ReadStatus.READ
+    assert result.text == "30A12345"
+    assert isinstance(result, ScoredPlateRead)
+    # The disputed position carries the lowest per-character confidence; undisputed ones are sure.
+    assert result.char_confidences[4] == min(result.char_confidences) < 1.0
+    assert result.char_confidences[0] == 1.0
+    # Without per-character confidences the same texts follow the count majority.
+    plain = vote([_read("30A18345", 0.87), _read("30A18345", 0.87), _read("30A12345", 0.95)], MIN_CONF)
+    assert plain.text == "30A18345"
+
+
+def test_a_tie_on_one_character_is_not_decided_by_a_coin() -> None:
+    result = vote([_scored("30A12345", (0.7,) * 8), _scored("30A12845", (0.7,) * 8)], MIN_CONF)
+    assert result.status is ReadStatus.UNREADABLE
+    assert {"30A12345", "30A12845"} <= {c.text for c in result.candidates}

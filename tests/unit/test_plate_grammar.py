@@ -120,6 +120,7 @@ def _best(lines: list[str], layout: PlateLayout | None = None) -> str:
     ("302-123.45", "30Z12345"),  # 2→Z
     ("305-123.45", "30S12345"),  # 5→S
     ("306-123.45", "30G12345"),  # 6→G
+    ("309-123.45", "30B12345"),  # 9→B: a blurred B loses its left stem
     ("30A-123.45", "30A12345"),  # already valid: unchanged
 ])
 def test_repair_by_position(raw: str, expected: str) -> None:
@@ -144,6 +145,21 @@ def test_two_lines_read_bottom_first_are_recovered_at_a_cost() -> None:
     in_order = repair(["29-AA", "123.45"], PlateLayout.TWO_LINE)
     assert swapped[0].compact == "29AA12345"
     assert swapped[0].cost > in_order[0].cost
+
+
+def test_lines_cut_by_geometry_are_never_read_bottom_first() -> None:
+    assert "29AA12345" in {c.compact for c in repair(["123.45", "29-AA"], PlateLayout.TWO_LINE)}
+    assert "29AA12345" not in {c.compact for c in repair(["123.45", "29-AA"], PlateLayout.TWO_LINE,
+                                                         lines_ordered=True)}
+    # A top line with a digit in its letter slot is repaired in place rather than swapped below the number.
+    ordered = repair(["29-91", "456.78"], PlateLayout.TWO_LINE, lines_ordered=True)
+    assert ordered[0].compact == "29B145678"
+    assert all(not c.compact.startswith("45") for c in ordered)
+
+
+def test_nine_stays_a_digit_in_digit_slots() -> None:
+    assert _best(["29-B1", "999.99"], PlateLayout.TWO_LINE) == "29B199999"
+    assert _best(["99A-123.45"], PlateLayout.ONE_LINE) == "99A12345"
 
 
 def test_line_split_decides_car_or_old_motorbike() -> None:

@@ -1,0 +1,120 @@
+"""PP-OCRv4's text recogniser alone, run straight through onnxruntime on plate lines, decoded for plates.
+
+Why not through rapidocr: its text *detector* costs more than the recogniser on a plate crop, and the plate
+reader already knows where the lines are (tight plate localisation + the gap between two lines, see
+`ocr.localise`). Calling the recognition model directly also lets the CTC decoder see only the characters a
+plate can carry (A–Z, 0–9 and the printed `-` `.`): the 6,600-class Chinese/Latin model otherwise reads a
+blurred `1` as `l` or `丨`. And it yields a confidence *per character* (the CTC peak of each character), which the
+grammar repair and the per-track vote use.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import cv2
+import numpy as np
+import numpy.typing as npt
+
+ImageBGR = npt.NDArray[np.uint8]
+PLATE_CHARSET = "ABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789-."
+REC_MODEL_FILE = "ch_PP-OCRv4_rec_infer.onnx"
+_MIN_WIDTH_RATIO = 3.0  # lines narrower than 3:1 are padded (the model was trained on ≥ 320×48 inputs)
+
+
+@dataclass(frozen=True)
+class RecognisedLine:
+    """One line read by the recogniser: its text, one confidence per character and, per character, the
+    recogniser's runner-up (character and probability at the same time step; "" and 0 when there is none)."""
+
+    text: str
+    char_confidences: tuple[float, ...]
+    alternatives: tuple[tuple[str, float], ...] = ()
+
+    def __post_init__(self) -> None:
+        if len(self.text) != len(self.char_confidences):
+            raise ValueError("one confidence per character")
+        if self.alternatives and len(self.alternatives) != len(self.text):
+            raise ValueError("one alternative per character")
+
+    @property
+    def confidence(self) -> float:
+        """The line's confidence: the mean of its characters' (PaddleOCR's convention), 0 for an empty line."""
+        return float(np.mean(self.char_confidences)) if self.char_confidences else 0.0
+
+
+def rec_model_path() -> Path:
+    import rapidocr_onnxruntime
+
+    return Path(rapidocr_onnxruntime.__file__).resolve().parent / "models" / REC_MODEL_FILE
+
+
+def ctc_decode(probs: npt.NDArray[np.float32], classes: Sequence[str]) -> RecognisedLine:
+    """Greedy CTC over (T, C) class probabilities; class 0 is the blank. A character's confidence is its peak
+    probability over the time steps it spans; its alternative is the best other character at that peak."""
+    best = probs.argmax(axis=1)
+    peak = probs.max(axis=1)
+    text: list[str] = []
+    confs: list[float] = []
+    peaks: list[int] = []
+    previous = 0
+    for t, (idx, prob) in enumerate(zip(best.tolist(), peak.tolist(), strict=True)):
+        if idx != 0 and idx == previous:
+            if prob > confs[-1]:
+                confs[-1], peaks[-1] = float(prob), t
+        elif idx != 0:
+            text.append(classes[idx])
+            confs.append(float(prob))
+            peaks.append(t)
+        previous = idx
+    alternatives = []
+    for t, ch in zip(peaks, text, strict=True):
+        row = probs[t].copy()
+        row[0] = -1.0
+        row[classes.index(ch)] = -1.0
+        alt = int(row.argmax())
+        alternatives.append((classes[alt], round(float(max(0.0, row[alt])), 4)))
+    return RecognisedLine("".join(text), tuple(round(c, 4) for c in confs), tuple(alternatives))
+
+
+class PaddleLineRecogniser:
+    """Batched line recognition with PP-OCRv4's recogniser, restricted to plate characters."""
+
+    def __init__(self, threads: int = 1, height_px: int = 48, model_path: Path | None = None) -> None:
+        import onnxruntime as ort
+
+        options = ort.SessionOptions()
+        options.intra_op_num_threads = max(1, threads)
+        options.inter_op_num_threads = 1
+        options.log_severity_level = 3
+        self._session: Any = ort.InferenceSession(str(model_path or rec_model_path()), options,
+                                                  providers=["CPUExecutionProvider"])
+        characters = self._session.get_modelmeta().custom_metadata_map["character"].splitlines()
+        # Class 0 is the CTC blank, then the dictionary in order (rapidocr adds a space class at the end).
+        index = {ch: i + 1 for i, ch in enumerate(characters)}
+        missing = [ch for ch in PLATE_CHARSET if ch not in index]
+        if missing:
+            raise ValueError(f"recogniser dictionary lacks plate characters {missing}")
+        self._keep = np.array([0] + [index[ch] for ch in PLATE_CHARSET], dtype=np.int64)
+        self._classes = ("", *PLATE_CHARSET)
+        self._height = height_px
+        self._input = self._session.get_inputs()[0].name
+
+    def recognise(self, lines: Sequence[ImageBGR]) -> list[RecognisedLine]:
+        """Read each image as one line of text; all lines in one batch (padded to the widest)."""
+        if not lines:
+            return []
+        ratios = [max(_MIN_WIDTH_RATIO, line.shape[1] / max(1, line.shape[0])) for line in lines]
+        width = math.ceil(self._height * max(ratios))
+        batch = np.zeros((len(lines), 3, self._height, width), dtype=np.float32)
+        for i, line in enumerate(lines):
+            w = min(width, max(1, math.ceil(self._height * line.shape[1] / max(1, line.shape[0]))))
+            resized = cv2.resize(line, (w, self._height), interpolation=cv2.INTER_LINEAR)
+            batch[i, :, :, :w] = resized.transpose(2, 0, 1).astype(np.float32) / 127.5 - 1.0
+        probs = self._session.run(None, {self._input: batch})[0]
+        plate_probs = probs[:, :, self._keep]
+        return [ctc_decode(p, self._classes) for p in plate_probs]

@@ -1,0 +1,106 @@
+"""The plate reader's decisions with a scripted engine (fast): which path runs, ambiguity, weak characters."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from ocr.colour import PlateColourClassifier
+from ocr.engines import TextBox
+from ocr.line_recogniser import RecognisedLine
+from ocr.plate_reader import PlateReader
+from rules.types import ReadStatus
+from sample_videos.plates import Layout, PlateSpec, render_plate
+
+
+class ScriptedEngine:
+    """Returns the given lines from the recogniser; its text detector finds `detector_boxes`."""
+
+    name = "scripted"
+    model_files = ("none",)
+
+    def __init__(self, lines: list[RecognisedLine], detector_boxes: list[TextBox] | None = None,
+                 reread: list[RecognisedLine] | None = None) -> None:
+        self.lines = lines
+        self.detector_boxes = detector_boxes or []
+        self.reread = reread  # what the recogniser says on the detector's boxes (second call)
+        self.detector_calls = 0
+
+    def read(self, image: np.ndarray) -> list[TextBox]:
+        self.detector_calls += 1
+        return self.detector_boxes
+
+    def recognise_line(self, image: np.ndarray) -> TextBox | None:
+        return None
+
+    def recognise_lines(self, images: list[np.ndarray]) -> list[RecognisedLine]:
+        if self.detector_calls and self.reread is not None:
+            assert len(images) == len(self.reread)
+            return self.reread
+        assert len(images) == len(self.lines)
+        return self.lines
+
+
+def _line(text: str, conf: float = 0.99, weak: dict[int, float] | None = None) -> RecognisedLine:
+    confs = [conf] * len(text)
+    for i, c in (weak or {}).items():
+        confs[i] = c
+    return RecognisedLine(text, tuple(confs), tuple(("", 0.0) for _ in text))
+
+
+MOTORBIKE = render_plate(PlateSpec("29AS12345", Layout.MOTORBIKE), px_per_mm=1.0)
+
+
+def _reader(engine: ScriptedEngine) -> PlateReader:
+    return PlateReader(engine, PlateColourClassifier())  # type: ignore[arg-type]
+
+
+def test_a_sure_read_is_final_without_the_text_detector() -> None:
+    engine = ScriptedEngine([_line("29-AS"), _line("123.45")])
+    read = _reader(engine).read(MOTORBIKE)
+    assert read.status is ReadStatus.READ and read.text == "29AS12345"
+    assert engine.detector_calls == 0
+    assert len(read.char_confidences) == 9
+
+
+def test_a_surely_read_fourth_letter_is_not_ambiguous_and_no_character_is_dropped() -> None:
+    # "29AS" could be the old series "29A5" (S→5): both grammatical. The recogniser read S surely, so the plate is
+    # read as seen — not halved into review, and never replaced by a costlier reading with a character dropped.
+    read = _reader(ScriptedEngine([_line("29-AS"), _line("123.45")])).read(MOTORBIKE)
+    assert read.text == "29AS12345" and read.confidence > 0.9
+
+
+def test_an_unsure_fourth_character_goes_to_review_not_to_a_shorter_plate() -> None:
+    engine = ScriptedEngine([_line("29-AS", weak={4: 0.7}), _line("123.45")])
+    read = _reader(engine).read(MOTORBIKE)
+    assert read.status is ReadStatus.UNREADABLE
+    assert read.candidates[0].text in {"29AS12345", "29A512345"}
+
+
+def test_one_character_hardly_seen_makes_the_plate_unreadable_with_its_guess_kept() -> None:
+    engine = ScriptedEngine([_line("29-AS"), _line("123.45", weak={0: 0.3})])
+    read = _reader(engine).read(MOTORBIKE)
+    assert read.status is ReadStatus.UNREADABLE and "character" in read.reason
+    assert "29AS12345" in {c.text for c in read.candidates}
+
+
+@pytest.mark.parametrize("conf", [0.6, 0.7])
+def test_an_unsure_lines_read_also_asks_the_text_detector(conf: float) -> None:
+    engine = ScriptedEngine([_line("29-AS", conf), _line("123.45", conf)])
+    _reader(engine).read(MOTORBIKE)
+    assert engine.detector_calls == 1
+
+
+def test_the_detector_fallback_is_gated_by_the_recogniser_per_character() -> None:
+    """The fault seen on real frames: glare over the series letter, the lines path unsure, the text detector's own
+    recognition confident but wrong. Its boxes are re-read by the plate recogniser, whose per-character confidence
+    shows the letter was hardly seen: unreadable, not a wrong plate."""
+    boxes = [TextBox("29-DS", 0.95, 20, 10, 160, 60), TextBox("123.45", 0.97, 15, 70, 170, 125)]
+    engine = ScriptedEngine([_line("29", 0.6), _line("123.45", 0.6)], boxes,
+                            reread=[_line("29-DS", weak={3: 0.3}), _line("123.45")])
+    read = _reader(engine).read(MOTORBIKE)
+    assert engine.detector_calls == 1
+    assert read.status is ReadStatus.UNREADABLE and "character" in read.reason
+    # The same boxes re-read surely give the plate.
+    sure = ScriptedEngine([_line("29", 0.6), _line("123.45", 0.6)], boxes, reread=[_line("29-AS"), _line("123.45")])
+    assert _reader(sure).read(MOTORBIKE).text == "29AS12345"

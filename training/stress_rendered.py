@@ -1,0 +1,120 @@
+"""Stress the plate reader on hard plates the project renders itself: tilt, loose crops, motion blur, night.
+
+Not a unit test and not imported by the runtime packages: a measurement to rerun when the reader changes, on
+input nobody has to download or label. Every plate is random but seeded, so two runs of the same code print the
+same numbers. What matters is the split of outcomes — a *wrong* read fines the wrong person, an *unreadable* one
+goes to a reviewer — so both are printed, overall and per blur level.
+
+    PYTHONPATH=. .venv/bin/python -m training.stress_rendered --plates 150 [--engine ppocr|easyocr]
+"""
+
+from __future__ import annotations
+
+import argparse
+import time
+from collections import Counter
+from dataclasses import dataclass
+
+import cv2
+import numpy as np
+import numpy.typing as npt
+
+from pipeline import offline
+
+BLUR_LEVELS = (0.0, 6.0, 12.0, 18.0, 24.0)  # vertical motion blur in px per 160 px of crop height
+_LETTERS = "ABCDEFGHKLMNPRSTUVXYZ"
+
+
+@dataclass(frozen=True)
+class Case:
+    compact: str
+    image: npt.NDArray[np.uint8]
+    blur: float
+
+
+def _tilted(image: npt.NDArray[np.uint8], angle_deg: float) -> npt.NDArray[np.uint8]:
+    h, w = image.shape[:2]
+    matrix = cv2.getRotationMatrix2D((w / 2, h / 2), angle_deg, 1.0)
+    out: npt.NDArray[np.uint8] = cv2.warpAffine(image, matrix, (w, h), borderMode=cv2.BORDER_REPLICATE)
+    return out
+
+
+def _loose(image: npt.NDArray[np.uint8], margin: float) -> npt.NDArray[np.uint8]:
+    h, w = image.shape[:2]
+    out: npt.NDArray[np.uint8] = cv2.copyMakeBorder(image, int(h * margin), int(h * margin), int(w * margin),
+                                                    int(w * margin), cv2.BORDER_CONSTANT, value=(60, 60, 60))
+    return out
+
+
+def _night(image: npt.NDArray[np.uint8], gain: float, rng: np.random.Generator) -> npt.NDArray[np.uint8]:
+    noisy = image.astype(np.float32) * gain + rng.normal(0.0, 8.0, image.shape)
+    return np.clip(noisy, 0, 255).astype(np.uint8)
+
+
+def _random_plate(rng: np.random.Generator) -> tuple[str, str]:
+    """(compact, layout name): new and old motorbike series and one-line car plates, valid by the grammar."""
+    from rules.plate_grammar import PROVINCE_CODES
+
+    province = sorted(PROVINCE_CODES)[int(rng.integers(len(PROVINCE_CODES)))]
+    letter = _LETTERS[int(rng.integers(len(_LETTERS)))]
+    kind = int(rng.integers(3))
+    if kind == 0:
+        return province + letter + _LETTERS[int(rng.integers(len(_LETTERS)))] + f"{rng.integers(100000):05d}", \
+            "motorbike"
+    if kind == 1:
+        return province + letter + str(int(rng.integers(1, 10))) + f"{rng.integers(100000):05d}", "motorbike"
+    return province + letter + f"{rng.integers(100000):05d}", "car_one_line"
+
+
+def make_cases(count: int, seed: int) -> list[Case]:
+    from sample_videos.plates import Layout, PlateSpec, render_plate
+    from sample_videos.scene import motion_blur
+
+    rng = np.random.default_rng(seed)
+    cases = []
+    for i in range(count):
+        compact, layout = _random_plate(rng)
+        plate = render_plate(PlateSpec(compact, Layout(layout)), px_per_mm=float(rng.uniform(0.5, 1.2)))
+        image = _loose(_tilted(plate, float(rng.uniform(-8, 8))), float(rng.uniform(0.05, 0.25)))
+        blur = BLUR_LEVELS[i % len(BLUR_LEVELS)]
+        image = motion_blur(image, blur * image.shape[0] / 160)
+        if rng.random() < 0.4:
+            image = _night(image, float(rng.uniform(0.35, 0.7)), rng)
+        cases.append(Case(compact, image, blur))
+    return cases
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--plates", type=int, default=150)
+    parser.add_argument("--seed", type=int, default=7)
+    parser.add_argument("--engine", choices=["ppocr", "easyocr"], default="ppocr")
+    args = parser.parse_args()
+    offline.apply()
+    from ocr.colour import PlateColourClassifier
+    from ocr.engines import EasyOcrEngine, RapidOcrEngine, TextEngine
+    from ocr.plate_reader import PlateReader
+    from rules.types import ReadStatus
+
+    engine: TextEngine = EasyOcrEngine() if args.engine == "easyocr" else RapidOcrEngine()
+    reader = PlateReader(engine, PlateColourClassifier())
+    outcomes: Counter[tuple[float, str]] = Counter()
+    cpu_ms = []
+    for case in make_cases(args.plates, args.seed):
+        start = time.thread_time()
+        read = reader.read(case.image)
+        cpu_ms.append((time.thread_time() - start) * 1000)
+        outcome = ("right" if read.text == case.compact else "wrong") if read.status is ReadStatus.READ \
+            else "unreadable"
+        outcomes[(case.blur, outcome)] += 1
+    for blur in BLUR_LEVELS:
+        row = {k: outcomes[(blur, k)] for k in ("right", "unreadable", "wrong")}
+        print(f"blur {blur:4.0f} px: " + " ".join(f"{k}={v}" for k, v in row.items()))
+    total = {k: sum(outcomes[(b, k)] for b in BLUR_LEVELS) for k in ("right", "unreadable", "wrong")}
+    n = max(1, sum(total.values()))
+    print(f"right_rate={total['right'] / n:.4f} unreadable_rate={total['unreadable'] / n:.4f} "
+          f"wrong_rate={total['wrong'] / n:.4f} median_cpu_ms={float(np.median(cpu_ms)):.1f} plates={n}")
+
+
+if __name__ == "__main__":
+    main()
