@@ -70,6 +70,9 @@ class _Reading:
     layout: PlateLayout
     candidates: tuple[OcrCandidate, ...]
     char_confidences: tuple[float, ...]
+    # The family the grammar read it as: an 8-character two-line string is a car (`61T` / `322.22`) or an old
+    # motorbike (`61-T3` / `2222`), and where the lines broke decides which — the display must follow it.
+    family: plate_grammar.PlateFamily | None = None
 
 
 _REPAIRED_CHAR_FACTOR = 0.8  # a character the grammar replaced by its look-alike: the model saw something else
@@ -193,7 +196,7 @@ class PlateReader:
             # A plate with one character the recogniser hardly saw is a guess at that character (blur, glare).
             return _unreadable(f"a character read at confidence {weakest:.2f}", colour.colour, colour.confidence,
                                all_candidates)
-        display = plate_grammar.format_plate(best.text, best.layout)
+        display = plate_grammar.format_plate(best.text, best.layout, best.family)
         return ScoredPlateRead(ReadStatus.READ, best.text, display, best.layout, colour.colour,
                                round(best.confidence, 4), round(colour.confidence, 4), all_candidates,
                                char_confidences=best.char_confidences)
@@ -273,7 +276,7 @@ class PlateReader:
         # reading (a dropped character) must not overtake the right one just because that one is ambiguous.
         if top.ambiguous and char_confs[3] < self.settings.alternative_below:
             conf *= 0.5
-        return _Reading(top.compact, conf, layout, candidates, char_confs)
+        return _Reading(top.compact, conf, layout, candidates, char_confs, top.family)
 
 
 def _char_confidences(text: str, confidence: float, lines: Sequence[TextLine]) -> tuple[float, ...]:

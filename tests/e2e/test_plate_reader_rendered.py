@@ -125,3 +125,15 @@ def test_motion_blurred_two_line_plate_is_read_from_its_lines(reader: PlateReade
     read = reader.read(blurred)
     assert read.status is ReadStatus.READ, read.reason
     assert read.text == "29AA12345"
+
+
+@pytest.mark.parametrize(("compact", "lines"), [("54T15417", ("54-T1", "5417")), ("61T32222", ("61-T3", "2222"))])
+def test_old_motorbike_plate_is_displayed_as_read_not_as_a_car(reader: PlateReader, compact: str,
+                                                               lines: tuple[str, ...]) -> None:
+    """8 characters on two lines are a car (`54T` / `154.17`) or an old motorbike (`54-T1` / `5417`): the lines
+    the recogniser found decide, and the display must follow them."""
+    spec = PlateSpec(compact, Layout.MOTORBIKE, RenderColour.WHITE)
+    read = reader.read(_loose(render_plate(spec, px_per_mm=1.0)))
+    assert read.status is ReadStatus.READ, read.reason
+    assert read.text == compact
+    assert read.lines == lines
