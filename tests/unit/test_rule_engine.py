@@ -211,7 +211,7 @@ def test_wrapping_window_belongs_to_the_day_it_starts() -> None:
 
 
 def test_unknown_timezone_is_refused() -> None:
-    with pytest.raises(ValueError, match="unknown (IANA time zone|timezone)"):
+    with pytest.raises(ValueError, match=r"unknown (IANA time zone|timezone)"):
         RuleEngine(RulesConfig.model_validate(CONFIG | {"timezone": "Mars/Olympus"}), Registry())
 
 
