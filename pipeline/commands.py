@@ -116,7 +116,7 @@ def cmd_read_plates(args: argparse.Namespace) -> int:
 
 def cmd_eval(args: argparse.Namespace) -> int:
     from pipeline.app import build_detectors, build_reader, load_config, set_threads
-    from pipeline.evaluate import evaluate, summarise, write_misses
+    from pipeline.evaluate import LabelsError, evaluate, load_labels, summarise, write_misses
 
     if not (args.data / "labels.csv").is_file():
         raise UserError(f"no labels.csv in {args.data} (the labelled data folder)", EXIT_INPUT)
@@ -125,6 +125,10 @@ def cmd_eval(args: argparse.Namespace) -> int:
         app = app.model_copy(update={"ocr": app.ocr.model_copy(update={"engine": args.engine})})
     set_threads(app.runtime.inference_threads)
     vehicle, plate = _with_errors(lambda: build_detectors(app))
+    try:
+        load_labels(args.data)  # check the labels before minutes of model work
+    except LabelsError as exc:
+        raise UserError(str(exc), EXIT_INPUT) from None
     totals = evaluate(args.data, vehicle, plate, build_reader(app))
     summary = summarise(totals, app.ocr.min_confidence)
     misses = write_misses(totals, args.out)

@@ -60,20 +60,42 @@ class Totals:
     plate_cpu_ms: list[float] = field(default_factory=list)
 
 
+LABEL_COLUMNS = ("set", "file", "plate_compact")
+
+
+class LabelsError(ValueError):
+    """A labels.csv that cannot be used: names the file, the line and what is wrong."""
+
+
 def load_labels(data_dir: Path) -> list[Label]:
     path = data_dir / "labels.csv"
     if not path.is_file():
         raise FileNotFoundError(str(path))
     labels = []
-    with path.open(newline="", encoding="utf-8") as handle:
-        for row in csv.DictReader(handle):
-            box = None
-            if row.get("bbox_xyxy"):
-                x1, y1, x2, y2 = (float(v) for v in row["bbox_xyxy"].split(","))
-                box = BoxXYXY(x1, y1, x2, y2)
-            labels.append(Label(row["set"], row["file"], row["plate_compact"], int(row.get("lines") or 0),
-                                row.get("colour", ""), box, row.get("readable", "1") == "1"))
+    try:
+        with path.open(newline="", encoding="utf-8-sig") as handle:
+            reader = csv.DictReader(handle)
+            missing = [c for c in LABEL_COLUMNS if c not in (reader.fieldnames or [])]
+            if missing:
+                raise LabelsError(f"{path}:1: missing column(s) {', '.join(missing)} "
+                                  f"(needs {', '.join(LABEL_COLUMNS)}; optional lines, colour, bbox_xyxy, readable)")
+            for row in reader:
+                labels.append(_label_from_row(row, path, reader.line_num))
+    except UnicodeDecodeError:
+        raise LabelsError(f"{path}: not UTF-8 text") from None
     return labels
+
+
+def _label_from_row(row: dict[str, str], path: Path, line: int) -> Label:
+    try:
+        box = None
+        if row.get("bbox_xyxy"):
+            x1, y1, x2, y2 = (float(v) for v in row["bbox_xyxy"].split(","))
+            box = BoxXYXY(x1, y1, x2, y2)
+        return Label(row["set"] or "", row["file"] or "", row["plate_compact"] or "", int(row.get("lines") or 0),
+                     row.get("colour") or "", box, row.get("readable", "1") == "1")
+    except (ValueError, TypeError) as exc:
+        raise LabelsError(f"{path}:{line}: bad row ({exc})") from None
 
 
 def cer(truth: str, read: str) -> float:

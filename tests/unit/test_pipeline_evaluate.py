@@ -10,7 +10,7 @@ import pytest
 
 from detectors.base import BoxXYXY, PlateDetection
 from ocr.plate_reader import ScoredPlateRead
-from pipeline.evaluate import cer, evaluate, load_labels, summarise, write_misses
+from pipeline.evaluate import LabelsError, cer, evaluate, load_labels, summarise, write_misses
 from rules.types import OcrCandidate, PlateColour, PlateLayout, ReadStatus
 
 HEADER = "set,file,plate_text,plate_compact,lines,colour,vehicle,bbox_xyxy,readable,label_source,notes\n"
@@ -96,3 +96,13 @@ def test_labels_need_the_file(tmp_path: Path) -> None:
 ])
 def test_character_error_rate(truth: str, read: str, rate: float) -> None:
     assert cer(truth, read) == pytest.approx(rate)
+
+
+@pytest.mark.parametrize(("text", "message"), [
+    ("set,file\nfoo,a.jpg\n", r"labels\.csv:1: missing column\(s\) plate_compact"),
+    ('set,file,plate_compact,bbox_xyxy\ns,a.jpg,30A12345,"1,2,3"\n', r"labels\.csv:2: bad row"),
+])
+def test_unusable_labels_file_names_file_line_and_problem(tmp_path: Path, text: str, message: str) -> None:
+    (tmp_path / "labels.csv").write_text(text)
+    with pytest.raises(LabelsError, match=message):
+        load_labels(tmp_path)
