@@ -136,7 +136,7 @@ class Tracker:
         self.camera_id = camera_id
         self.match_iou, self.max_age_s, self.best_crops = match_iou, max_age_s, best_crops
         self.min_plate_width_px = min_plate_width_px
-        self._ids = itertools.count(id_start)
+        self.next_track_id = id_start  # public: a replay checkpoint resumes numbering from here
         self._tie = itertools.count()
         self.active: list[Track] = []
 
@@ -149,7 +149,8 @@ class Tracker:
             self._extend(track, seq, event_time, image, subject)
         for subject in subjects:
             if id(subject) not in matched_subjects:
-                track = Track(next(self._ids), self.camera_id, event_time, event_time, subject.box, None)
+                track = Track(self.next_track_id, self.camera_id, event_time, event_time, subject.box, None)
+                self.next_track_id += 1
                 self._extend(track, seq, event_time, image, subject)
                 self.active.append(track)
                 matched_tracks.add(id(track))
