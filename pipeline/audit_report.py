@@ -145,7 +145,10 @@ def _header(rows: Sequence[Mapping[str, Any]], facts: ReplayFacts) -> str:
     counts = summary_counts(rows)
     status = ("complete: processed to the end of the recording" if facts.complete
               else f"INCOMPLETE: {facts.stop_reason}")
-    last = facts.last_frame_time.isoformat() if facts.last_frame_time else "-"
+    last = "-"
+    if facts.last_frame_time is not None:
+        offset = (facts.last_frame_time - facts.start_time).total_seconds()
+        last = f"{offset:.3f} s ({facts.last_frame_time.astimezone(facts.start_time.tzinfo).isoformat()})"
     items: list[tuple[str, Any]] = [
         ("recording", facts.input_name), ("recording sha256", facts.input_sha256), ("camera", facts.camera_id),
         ("footage start", facts.start_time.isoformat()), ("status", status),
