@@ -49,6 +49,7 @@ class RunHooks:
     first_track_id: int = 0
     on_idle: Callable[[IdlePoint], None] | None = None
     on_site: Callable[[SiteFacts], None] | None = None
+    discard_on_stop: bool = False  # a stopped replay resumes from its checkpoint: skip the queued work
 
 
 @dataclass(frozen=True)
@@ -202,6 +203,6 @@ def run_pipeline(loaded: LoadedConfig, sink: Sink, *, source_override: str | Non
     pipeline = Pipeline(sources, vehicle, plate, make_tracker, builder, emitter, counters,
                         queue_size=app.runtime.queue_size, detect_every_n=app.detectors.detect_every_n_frames,
                         independent_frames=stills,
-                        min_frames=t.min_frames, on_idle=hooks.on_idle)
+                        min_frames=t.min_frames, on_idle=hooks.on_idle, discard_on_stop=hooks.discard_on_stop)
     summary = pipeline.run(join_timeout_s=app.runtime.stop_timeout_s)
     return summary, counters

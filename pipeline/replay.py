@@ -253,7 +253,7 @@ def run_replay(loaded: LoadedConfig, req: ReplayRequest) -> ReplayOutcome:
     checkpointer = Checkpointer(req.out_dir / cp.CHECKPOINT_NAME, req.out_dir / MESSAGES_DIR, checkpoint, jsonl,
                                 gate, counters, req.checkpoint_every_s)
     hooks = RunHooks(wrap_source=wrap, first_track_id=checkpoint.next_track_id, on_idle=checkpointer,
-                     on_site=sites.append)
+                     on_site=sites.append, discard_on_stop=True)
     started = time.monotonic()
     try:
         with _interruptible(gate) as signals, _progress(req, wrapped, counters):

@@ -84,13 +84,15 @@ class Pipeline:
                  plate_detector: PlateDetector, make_tracker: Callable[[str], Tracker], builder: PassageBuilder,
                  on_passage: PassageSink, counters: Counters, *, queue_size: int = 16,
                  detect_every_n: int = 1, independent_frames: frozenset[str] = frozenset(),
-                 min_frames: int = 1, on_idle: Callable[[IdlePoint], None] | None = None) -> None:
+                 min_frames: int = 1, on_idle: Callable[[IdlePoint], None] | None = None,
+                 discard_on_stop: bool = False) -> None:
         self.sources = list(sources)
         self.vehicle_detector, self.plate_detector = vehicle_detector, plate_detector
         self.trackers = {s.camera_id: make_tracker(s.camera_id) for s in self.sources}
         self.builder, self.on_passage, self.counters = builder, on_passage, counters
         self.detect_every_n, self.independent_frames, self.min_frames = detect_every_n, independent_frames, min_frames
-        self.on_idle = on_idle
+        # A replay resumes from its checkpoint after a stop: what is still queued then is redone, never needed.
+        self.on_idle, self.discard_on_stop = on_idle, discard_on_stop
         self.frames_q: queue.Queue[Frame | SourceEnd] = queue.Queue(maxsize=queue_size)
         self.detected_q: queue.Queue[DetectedFrame | SourceEnd] = queue.Queue(maxsize=queue_size)
         self.tracks_q: queue.Queue[Track | SourceEnd | IdlePoint] = queue.Queue(maxsize=queue_size * 4)
@@ -176,6 +178,9 @@ class Pipeline:
                     else:
                         self.counters.inc("dropped_frames", camera=camera_id, stage=stage)
 
+    def _discarding(self) -> bool:
+        return self.discard_on_stop and self.stop_event.is_set()
+
     def _get(self, q: queue.Queue[T]) -> T | None:
         try:
             return q.get(timeout=POLL_S)
@@ -208,7 +213,9 @@ class Pipeline:
                     open_sources.discard(item.camera_id)
                     self._put(self.detected_q, item)
                 elif isinstance(item, Frame):
-                    if item.seq % self.detect_every_n == 0:
+                    if self._discarding():
+                        self.counters.inc("frames_discarded_on_stop", camera=item.camera_id)
+                    elif item.seq % self.detect_every_n == 0:
                         batch.append(item)
                     else:
                         self.counters.inc("frames_skipped_by_stride", camera=item.camera_id)
@@ -270,6 +277,9 @@ class Pipeline:
             if isinstance(item, IdlePoint):
                 if self.on_idle is not None:
                     self.on_idle(item)
+                continue
+            if self._discarding():
+                self.counters.inc("tracks_discarded_on_stop", camera=item.camera_id)
                 continue
             with self.counters.timer("read"):
                 result = self.builder.build(item)

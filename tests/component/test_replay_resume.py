@@ -3,6 +3,7 @@ message builders): the property the replay checkpoint relies on."""
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Sequence
 from datetime import UTC, datetime
 from pathlib import Path
@@ -23,6 +24,7 @@ from rules.config import RulesConfig
 from rules.engine import RuleEngine
 from rules.registry import Registry
 from rules.types import Direction, Fuel, RegistryRecord, VehicleClass
+from sinks.evidence import EvidenceRef, EvidenceStore
 from sinks.memory import MemorySink
 from sinks.schema import TOPIC_PLATE_READS_AUDIT, TOPIC_VIOLATIONS_AUDIT, deterministic_dump
 from tests.component.test_pipeline_runtime import (
@@ -93,3 +95,43 @@ def test_resuming_at_an_idle_point_reproduces_the_rest(demo_rules: RulesConfig, 
     assert [m["track_id"] for m in tail if "violation_id" not in m] == [2]
     assert sorted(m["message_id"] for m in whole if m["track_id"] == 2) == \
            sorted(m["message_id"] for m in tail)
+
+
+def test_a_passage_without_plate_keeps_the_vehicle_frame_and_crop(demo_rules: RulesConfig,
+                                                                  demo_registry: Registry, tmp_path: Path) -> None:
+    sink, counters = MemorySink(), Counters()
+    builder = PassageBuilder(PlateReader(FakeTextEngine(), PlateColourClassifier()), 0.55,
+                             lambda _cam, _centres: Direction.ENTRY)
+    site = SiteFacts(gateways={}, model_hashes={}, config_sha256="a" * 64, software_version="test")
+    store = EvidenceStore(tmp_path)
+    emitter = Emitter(RuleEngine(demo_rules, demo_registry).decide, sink, store,
+                      Topics(TOPIC_VIOLATIONS_AUDIT, TOPIC_PLATE_READS_AUDIT, None), site, counters)
+    script = SCRIPT[:1]
+    pipeline = Pipeline([ListSource(CAMERA, 15, script)], ScriptedVehicles(script), ScriptedPlates(()),
+                        lambda cam: Tracker(cam, 0.15, 0.5, 3, 24), builder, emitter, counters)
+    assert pipeline.run(join_timeout_s=10.0).error == ""
+    (message,) = sink.messages(TOPIC_PLATE_READS_AUDIT)
+    kinds = {ref.kind: ref for ref in message.evidence}
+    assert set(kinds) == {"frame", "vehicle_crop"} and message.plate.status.value == "unreadable"
+    assert store.open_bytes(EvidenceRef(**kinds["vehicle_crop"].model_dump()))
+
+
+def test_a_stopped_replay_skips_the_queued_work(demo_rules: RulesConfig, demo_registry: Registry) -> None:
+    """After a stop a replay resumes from its checkpoint: queued frames are not detected, tracks not read."""
+    sink, counters = MemorySink(), Counters()
+    builder = PassageBuilder(PlateReader(FakeTextEngine(), PlateColourClassifier()), 0.55,
+                             lambda _cam, _centres: Direction.ENTRY)
+    site = SiteFacts(gateways={}, model_hashes={}, config_sha256="a" * 64, software_version="test")
+    emitter = Emitter(RuleEngine(demo_rules, demo_registry).decide, sink, None,
+                      Topics(TOPIC_VIOLATIONS_AUDIT, TOPIC_PLATE_READS_AUDIT, None), site, counters)
+    vehicles = ScriptedVehicles(SCRIPT, delay_s=0.05)
+    pipeline = Pipeline([ListSource(CAMERA, 60, SCRIPT)], vehicles, ScriptedPlates(SCRIPT),
+                        lambda cam: Tracker(cam, 0.15, 0.5, 3, 24), builder, emitter, counters, queue_size=16,
+                        discard_on_stop=True)
+    timer = threading.Timer(0.3, pipeline.stop)
+    timer.start()
+    pipeline.run(join_timeout_s=10.0)
+    timer.join()
+    assert counters.get("frames_discarded_on_stop") > 0
+    assert vehicles.calls + counters.get("frames_discarded_on_stop") <= 60
+    assert vehicles.calls < 30  # nowhere near the whole clip was detected
