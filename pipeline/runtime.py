@@ -53,6 +53,17 @@ class SourceEnd:
 
 
 @dataclass(frozen=True)
+class IdlePoint:
+    """A camera's tracker holds no open track after frame `next_seq - 1`, and every passage before it has been
+    emitted (the marker travels behind them on the reader's queue): processing from `next_seq` with a fresh tracker
+    numbering from `next_track_id` gives the same passages as continuing. Replays checkpoint here."""
+
+    camera_id: str
+    next_seq: int
+    next_track_id: int
+
+
+@dataclass(frozen=True)
 class DetectedFrame:
     frame: Frame
     subjects: list[Subject]
@@ -73,15 +84,18 @@ class Pipeline:
                  plate_detector: PlateDetector, make_tracker: Callable[[str], Tracker], builder: PassageBuilder,
                  on_passage: PassageSink, counters: Counters, *, queue_size: int = 16,
                  detect_every_n: int = 1, independent_frames: frozenset[str] = frozenset(),
-                 min_frames: int = 1) -> None:
+                 min_frames: int = 1, on_idle: Callable[[IdlePoint], None] | None = None,
+                 discard_on_stop: bool = False) -> None:
         self.sources = list(sources)
         self.vehicle_detector, self.plate_detector = vehicle_detector, plate_detector
         self.trackers = {s.camera_id: make_tracker(s.camera_id) for s in self.sources}
         self.builder, self.on_passage, self.counters = builder, on_passage, counters
         self.detect_every_n, self.independent_frames, self.min_frames = detect_every_n, independent_frames, min_frames
+        # A replay resumes from its checkpoint after a stop: what is still queued then is redone, never needed.
+        self.on_idle, self.discard_on_stop = on_idle, discard_on_stop
         self.frames_q: queue.Queue[Frame | SourceEnd] = queue.Queue(maxsize=queue_size)
         self.detected_q: queue.Queue[DetectedFrame | SourceEnd] = queue.Queue(maxsize=queue_size)
-        self.tracks_q: queue.Queue[Track | SourceEnd] = queue.Queue(maxsize=queue_size * 4)
+        self.tracks_q: queue.Queue[Track | SourceEnd | IdlePoint] = queue.Queue(maxsize=queue_size * 4)
         self.stop_event = threading.Event()
         self.status = Status.STARTING
         self.error = ""
@@ -164,6 +178,9 @@ class Pipeline:
                     else:
                         self.counters.inc("dropped_frames", camera=camera_id, stage=stage)
 
+    def _discarding(self) -> bool:
+        return self.discard_on_stop and self.stop_event.is_set()
+
     def _get(self, q: queue.Queue[T]) -> T | None:
         try:
             return q.get(timeout=POLL_S)
@@ -196,7 +213,9 @@ class Pipeline:
                     open_sources.discard(item.camera_id)
                     self._put(self.detected_q, item)
                 elif isinstance(item, Frame):
-                    if item.seq % self.detect_every_n == 0:
+                    if self._discarding():
+                        self.counters.inc("frames_discarded_on_stop", camera=item.camera_id)
+                    elif item.seq % self.detect_every_n == 0:
                         batch.append(item)
                     else:
                         self.counters.inc("frames_skipped_by_stride", camera=item.camera_id)
@@ -237,6 +256,8 @@ class Pipeline:
             if frame.camera_id in self.independent_frames:
                 finished += tracker.flush()  # stills are unrelated: each image's vehicles are their own passages
             self._hand_over(finished)
+            if self.on_idle is not None and not tracker.active:
+                self._put(self.tracks_q, IdlePoint(frame.camera_id, frame.seq + 1, tracker.next_track_id))
         self._put(self.tracks_q, SourceEnd("*"))  # every camera has ended: the reader may finish
 
     def _hand_over(self, tracks: list[Track]) -> None:
@@ -253,6 +274,13 @@ class Pipeline:
                 continue
             if isinstance(item, SourceEnd):
                 return
+            if isinstance(item, IdlePoint):
+                if self.on_idle is not None:
+                    self.on_idle(item)
+                continue
+            if self._discarding():
+                self.counters.inc("tracks_discarded_on_stop", camera=item.camera_id)
+                continue
             with self.counters.timer("read"):
                 result = self.builder.build(item)
             self.counters.inc("ocr_reads", float(result.ocr_reads), camera=item.camera_id)

@@ -47,6 +47,17 @@ class PlateShot:
     frame: ImageBGR  # the whole frame, for evidence; only `best_crops` shots are kept per track
 
 
+@dataclass(frozen=True)
+class VehicleShot:
+    """The frame where a track's vehicle box was largest: evidence for a passage whose plate was never found."""
+
+    area_px: float
+    seq: int
+    event_time: datetime
+    vehicle_box: BoxXYXY
+    frame: ImageBGR
+
+
 @dataclass
 class Track:
     track_id: int
@@ -63,6 +74,7 @@ class Track:
     centres: deque[tuple[float, float]] = field(default_factory=lambda: deque(maxlen=CENTRE_HISTORY))
     classes: Counter[VehicleClass] = field(default_factory=Counter)
     shots: list[tuple[float, int, PlateShot]] = field(default_factory=list)  # min-heap of the best K
+    vehicle_shot: VehicleShot | None = None
 
     def predicted(self, at: datetime) -> BoxXYXY:
         return _shift(self.box, self.velocity, (at - self.last_seen).total_seconds())
@@ -136,7 +148,7 @@ class Tracker:
         self.camera_id = camera_id
         self.match_iou, self.max_age_s, self.best_crops = match_iou, max_age_s, best_crops
         self.min_plate_width_px = min_plate_width_px
-        self._ids = itertools.count(id_start)
+        self.next_track_id = id_start  # public: a replay checkpoint resumes numbering from here
         self._tie = itertools.count()
         self.active: list[Track] = []
 
@@ -149,7 +161,8 @@ class Tracker:
             self._extend(track, seq, event_time, image, subject)
         for subject in subjects:
             if id(subject) not in matched_subjects:
-                track = Track(next(self._ids), self.camera_id, event_time, event_time, subject.box, None)
+                track = Track(self.next_track_id, self.camera_id, event_time, event_time, subject.box, None)
+                self.next_track_id += 1
                 self._extend(track, seq, event_time, image, subject)
                 self.active.append(track)
                 matched_tracks.add(id(track))
@@ -197,6 +210,9 @@ class Tracker:
         track.centres.append(subject.box.centre)
         if subject.vehicle_class is not None:
             track.classes[subject.vehicle_class] += 1
+        vehicle = subject.vehicle_box
+        if vehicle is not None and (track.vehicle_shot is None or vehicle.area_px > track.vehicle_shot.area_px):
+            track.vehicle_shot = VehicleShot(vehicle.area_px, seq, event_time, vehicle, image)
         if subject.plate is not None:
             if track.plate_box is not None and track.plate_seen is not None:
                 dt = (event_time - track.plate_seen).total_seconds()
