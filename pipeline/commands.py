@@ -120,15 +120,15 @@ def cmd_eval(args: argparse.Namespace) -> int:
 
     if not (args.data / "labels.csv").is_file():
         raise UserError(f"no labels.csv in {args.data} (the labelled data folder)", EXIT_INPUT)
+    try:
+        load_labels(args.data)  # check the labels before minutes of model work
+    except LabelsError as exc:
+        raise UserError(str(exc), EXIT_INPUT) from None
     app = _with_errors(lambda: load_config(args.config)).app
     if args.engine:
         app = app.model_copy(update={"ocr": app.ocr.model_copy(update={"engine": args.engine})})
     set_threads(app.runtime.inference_threads)
     vehicle, plate = _with_errors(lambda: build_detectors(app))
-    try:
-        load_labels(args.data)  # check the labels before minutes of model work
-    except LabelsError as exc:
-        raise UserError(str(exc), EXIT_INPUT) from None
     totals = evaluate(args.data, vehicle, plate, build_reader(app))
     summary = summarise(totals, app.ocr.min_confidence)
     misses = write_misses(totals, args.out)
