@@ -40,7 +40,12 @@ REPO = Path(__file__).resolve().parents[2]
 
 @pytest.fixture(scope="module")
 def demo_rules() -> RulesConfig:
-    return load_model(RulesConfig, REPO / "configs" / "demo" / "rules.yaml")
+    """The demo rules with a liability per entry: the same car read twice here gives two violations, so resuming
+    can be compared passage by passage. (Per-day liabilities are de-duplicated by a ledger that lives in the
+    process: a resumed replay re-publishes such a violation under the same `violation_id`, which consumers drop.)"""
+    rules = load_model(RulesConfig, REPO / "configs" / "demo" / "rules.yaml")
+    policies = tuple(p.model_copy(update={"liability": "per_entry"}) for p in rules.policies)
+    return rules.model_copy(update={"policies": policies})
 
 
 @pytest.fixture(scope="module")
