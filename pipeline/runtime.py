@@ -162,7 +162,7 @@ class Pipeline:
                     if isinstance(oldest, SourceEnd):
                         self._put(q, oldest)  # a marker is never dropped
                     else:
-                        self.counters.inc("dropped_frames", camera=camera_id, stage=stage)
+                        self.counters.inc("dropped_frames", camera=camera_id, stage=stage, reason="queue_full")
 
     def _get(self, q: queue.Queue[T]) -> T | None:
         try:
