@@ -72,12 +72,18 @@ class DeliveryView(Protocol):
 
     def gauges(self) -> dict[str, dict[tuple[tuple[str, str], ...], float]]: ...
 
+    def degraded(self) -> str: ...
+
 
 class OutboxDelivery:
     """DeliveryView over the durable outbox and its Kafka publisher."""
 
-    def __init__(self, outbox: Outbox, publisher: KafkaPublisher | None = None) -> None:
-        self.outbox, self.publisher = outbox, publisher
+    def __init__(self, outbox: Outbox, publisher: KafkaPublisher | None = None,
+                 degraded: Callable[[], str] = lambda: "") -> None:
+        self.outbox, self.publisher, self._degraded = outbox, publisher, degraded
+
+    def degraded(self) -> str:
+        return self._degraded()
 
     def pending(self) -> int:
         return self.outbox.pending()
@@ -187,6 +193,8 @@ class HealthMonitor:
                 reasons.append(f"camera {h.camera_id} stale (last frame {age}, state {h.state})")
         if self.delivery is not None and self.delivery.pending() >= self.delivery.bound():
             reasons.append(f"outbox at its bound ({self.delivery.pending()} >= {self.delivery.bound()} rows)")
+        if self.delivery is not None and self.delivery.degraded():
+            reasons.append(f"degraded: {self.delivery.degraded()}")
         return not reasons, {"ready": not reasons, "reasons": reasons}
 
 

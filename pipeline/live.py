@@ -61,7 +61,9 @@ class StreamSettings:
 
 def open_ffmpeg(url: str, settings: StreamSettings) -> Capture:
     timeout_ms = int(settings.open_timeout_s * 1000)
-    read_ms = int(settings.frame_deadline_s * 1000)
+    # FFmpeg's own read timeout is a backstop at twice the deadline: the deadline acts first and rebuilds the
+    # capture; FFmpeg's timeout then ends the abandoned read, so its thread releases the capture and exits.
+    read_ms = int(settings.frame_deadline_s * 2000)
     params = [cv2.CAP_PROP_OPEN_TIMEOUT_MSEC, timeout_ms, cv2.CAP_PROP_READ_TIMEOUT_MSEC, read_ms]
     cap: Capture = cv2.VideoCapture(url, cv2.CAP_FFMPEG, params)
     return cap

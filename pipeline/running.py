@@ -88,7 +88,8 @@ def supervise(loaded: LoadedConfig, pipeline: Pipeline, sink: Sink, counters: Co
     watched = [s for s in pipeline.sources if isinstance(s, HasStats)]
     monitor = HealthMonitor(watched, sink, counters, site_id=app.site_id,
                             interval_s=app.health.publish_interval_s, stale_after_s=app.health.stale_after_s,
-                            delivery=OutboxDelivery(kafka.outbox, kafka.publisher) if kafka else None,
+                            delivery=OutboxDelivery(kafka.outbox, kafka.publisher, lambda: kafka.degraded)
+                            if kafka else None,
                             alive=lambda: pipeline.status not in (Status.FAILED, Status.STOPPED),
                             running=lambda: pipeline.status is Status.RUNNING)
     server = HealthServer(monitor, counters, app.health.host, app.health.port) if app.health.port is not None \
