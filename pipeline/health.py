@@ -216,7 +216,8 @@ class HealthServer:
 
     def stop(self, timeout_s: float = 2.0) -> None:
         if self._thread.is_alive():
-            self._server.shutdown()
+            # BaseServer.shutdown() waits without a timeout: ask from a helper thread, and bound our wait.
+            threading.Thread(target=self._server.shutdown, name="lez-health-http-stop", daemon=True).start()
             self._thread.join(timeout_s)
         self._server.server_close()
 
