@@ -97,8 +97,7 @@ def supervise(loaded: LoadedConfig, pipeline: Pipeline, sink: Sink, counters: Co
     with ShutdownSignals(pipeline.stop) as signals:
         monitor.start()
         if server is not None:
-            server.start()
-            print(f"health endpoint on http://{server.host}:{server.port}", file=sys.stderr, flush=True)
+            server.start()  # logs its address (port 0 = ephemeral)
         try:
             summary = pipeline.run(join_timeout_s=app.runtime.stop_timeout_s)
             monitor.stop()
