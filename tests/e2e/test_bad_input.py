@@ -81,23 +81,29 @@ def test_a_frame_that_fails_to_decode_mid_stream_is_skipped_and_counted(tmp_path
 
 
 @pytest.mark.e2e
-def test_truncated_clip_on_run_processes_what_it_can_and_says_so(tmp_path: Path) -> None:
+def test_truncated_files_on_run_say_what_happened(tmp_path: Path) -> None:
+    """An mp4 cut before its index cannot be opened (exit 3, one line); an AVI cut in the middle is processed up
+    to the cut and reported incomplete (exit 6) — what was decodable is not thrown away."""
     if not (STATE / "models" / "yolov8n.onnx").is_file():
         pytest.skip("models not extracted: run `make models` (make test does it)")
+    demo = ROOT / "configs/demo/demo.yaml"
     clip = (ROOT / "sample_videos" / "demo_gateway.mp4").read_bytes()
-    truncated = tmp_path / "truncated.mp4"
-    truncated.write_bytes(clip[: len(clip) // 4])
-    result = lez("run", "--config", str(ROOT / "configs/demo/demo.yaml"), "--source", str(truncated), "--no-kafka",
-                 "--out", str(tmp_path / "o"))
-    our_lines(result)
-    if result.returncode == 3:  # the index (moov) was cut off: nothing is decodable, and it says why
-        assert "truncated.mp4" in result.stderr
-        return
+    cut_mp4 = tmp_path / "cut.mp4"
+    cut_mp4.write_bytes(clip[: len(clip) // 4])  # the writer puts the moov index at the end
+    result = lez("run", "--config", str(demo), "--source", str(cut_mp4), "--no-kafka", "--out", str(tmp_path / "a"))
+    assert result.returncode == 3
+    [line] = our_lines(result)
+    assert "cannot open video" in line and str(cut_mp4) in line
+
+    avi = mjpeg_avi(tmp_path / "clip.avi").read_bytes()
+    cut_avi = tmp_path / "cut.avi"
+    cut_avi.write_bytes(avi[: len(avi) // 2])
+    result = lez("run", "--config", str(demo), "--source", str(cut_avi), "--no-kafka", "--out", str(tmp_path / "b"))
+    assert result.returncode == 6, result.stderr[-2000:]
+    [line] = our_lines(result)
+    assert "incomplete" in line and "of 20 declared (truncated or corrupt file)" in line
     report = json.loads(result.stdout.strip().splitlines()[-1])
-    assert result.returncode in (0, 6), result.stderr[-2000:]
-    assert 0 < report["frames"] < 150
-    if result.returncode == 6:
-        assert "incomplete" in result.stderr
+    assert 0 < report["frames"] < 20 and report["status"] == "stopped"
 
 
 def test_config_errors_in_health_and_live_sections_name_the_key(tmp_path: Path) -> None:
