@@ -31,7 +31,7 @@ log = logging.getLogger("lez_anpr")
 ErrorScope = Callable[[], AbstractContextManager[None]]
 
 
-def _kafka_sink(bootstrap: str, loaded: LoadedConfig, outbox_path: Path) -> OutboxKafkaSink:
+def open_kafka_sink(bootstrap: str, loaded: LoadedConfig, outbox_path: Path) -> OutboxKafkaSink:
     from sinks.kafka_sink import KafkaPublisher, OutboxKafkaSink, check_broker, ensure_topics
     from sinks.outbox import Outbox
 
@@ -124,7 +124,7 @@ def _run(args: argparse.Namespace, errors: ErrorScope, bootstrap: str | None, ou
             sinks.append(JsonlSink(args.out))
         kafka = None
         if bootstrap is not None:
-            kafka = _kafka_sink(bootstrap, loaded, outbox_path or state / "outbox.sqlite")
+            kafka = open_kafka_sink(bootstrap, loaded, outbox_path or state / "outbox.sqlite")
             sinks.append(kafka)
         if not sinks:
             raise SystemExit("lez-anpr: nothing to publish to: give --out DIR or leave Kafka on")

@@ -130,13 +130,13 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--max-slope-mib-per-h", type=float, default=50.0)
     args = parser.parse_args(argv)
 
-    from pipeline.running import _kafka_sink, supervise
+    from pipeline.running import open_kafka_sink, supervise
     from sinks.embedded_broker import EmbeddedBroker
 
     loaded = load_config(args.config)
     counters = Counters()
     with EmbeddedBroker() as broker, tempfile.TemporaryDirectory(prefix="lez-soak-") as tmp:
-        kafka = _kafka_sink(broker.bootstrap, loaded, Path(tmp) / "outbox.sqlite")
+        kafka = open_kafka_sink(broker.bootstrap, loaded, Path(tmp) / "outbox.sqlite")
         camera = loaded.app.cameras[0]
         start = camera.start_time or DEFAULT_START_TIME
         # the clock starts after model loading, so the soak runs N minutes of processing
