@@ -8,12 +8,13 @@ MODELS  := $(STATE)/models/yolov8n.onnx $(STATE)/models/plate_detector_model_1.p
 DATA    ?= ../shared/data
 export LEZ_STATE_DIR := $(abspath $(STATE))
 
-.PHONY: venv models demo test test-fast lint eval bench clean help
+.PHONY: venv models demo test test-fast lint eval bench clean help soak
 
 help:
 	@echo "make demo   - set up, then run the pipeline on the sample clip with an embedded Kafka broker"
 	@echo "make test   - set up, then run every test tier (unit, component, integration, e2e)"
 	@echo "make lint   - ruff + mypy"
+	@echo "make soak MINUTES=N - replay the sample clip in a loop for N minutes; report RSS, threads, queues"
 
 $(STAMP):
 	@test -d $(VENV) || $(PY) -m venv $(VENV)
@@ -49,3 +50,7 @@ clean:
 
 eval: models
 	@$(BIN)/lez-anpr eval --data $(DATA)/scenes --out out/eval
+
+MINUTES ?= 10
+soak: models
+	@$(BIN)/python -m pipeline.soak --minutes $(MINUTES)

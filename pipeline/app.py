@@ -17,12 +17,13 @@ from ocr.colour import PlateColourClassifier
 from ocr.engines import EasyOcrEngine, RapidOcrEngine, TextEngine
 from ocr.plate_reader import PlateReader, ReaderSettings
 from pipeline import offline
-from pipeline.config import AppConfig, CameraConfig, YoloDetectorConfig, resolve_relative
+from pipeline.config import AppConfig, CameraConfig, LiveCameraConfig, YoloDetectorConfig, resolve_relative
 from pipeline.emit import Emitter, SiteFacts, Topics
+from pipeline.live import StreamSettings, StreamSource
 from pipeline.metrics import Counters
 from pipeline.passages import PassageBuilder
 from pipeline.runtime import FrameSource, IdlePoint, Pipeline, RunSummary
-from pipeline.sources import ImageFolderSource, SourceError, StreamSource, VideoFileSource, is_stream_url
+from pipeline.sources import ImageFolderSource, SourceError, VideoFileSource, is_stream_url
 from pipeline.tracking import Tracker
 from pipeline.yaml_config import ConfigError, load_model
 from rules.config import RulesConfig
@@ -128,12 +129,19 @@ def build_reader(app: AppConfig) -> PlateReader:
     return PlateReader(engine, colour, ReaderSettings(min_confidence=app.ocr.min_confidence))
 
 
-def build_source(camera: CameraConfig, source_override: str | None, config_path: Path) -> FrameSource:
+def stream_settings(live: LiveCameraConfig) -> StreamSettings:
+    return StreamSettings(open_timeout_s=live.open_timeout_s, frame_deadline_s=live.frame_deadline_s,
+                          backoff_initial_s=live.backoff_initial_s, backoff_max_s=live.backoff_max_s,
+                          restart_budget=live.restart_budget, restart_window_s=live.restart_window_s)
+
+
+def build_source(camera: CameraConfig, source_override: str | None, config_path: Path,
+                 live: LiveCameraConfig | None = None) -> FrameSource:
     """A command-line source is relative to the working folder; a config's source to the config file."""
     source = source_override or camera.source
     start = camera.start_time or DEFAULT_START_TIME
     if is_stream_url(source):
-        return StreamSource(source, camera.id)
+        return StreamSource(source, camera.id, settings=stream_settings(live) if live else None)
     path = Path(source) if source_override else resolve_relative(config_path, source)
     if path.is_dir():
         return ImageFolderSource(path, camera.id, start, camera.image_fps)
@@ -176,17 +184,39 @@ def run_pipeline(loaded: LoadedConfig, sink: Sink, *, source_override: str | Non
                  camera_ids: Sequence[str] | None = None, topics: Topics | None = None,
                  evidence_dir: Path | None = None, counters: Counters | None = None,
                  hooks: RunHooks | None = None) -> tuple[RunSummary, Counters]:
-    app, rules = loaded.app, loaded.rules
-    hooks = hooks or RunHooks()
     counters = counters or Counters()
-    set_threads(app.runtime.inference_threads)
-    cameras = [c for c in app.cameras if camera_ids is None or c.id in camera_ids]
+    pipeline = build_pipeline(loaded, sink, source_override=source_override, camera_ids=camera_ids, topics=topics,
+                              evidence_dir=evidence_dir, counters=counters, hooks=hooks)
+    summary = pipeline.run(join_timeout_s=loaded.app.runtime.stop_timeout_s)
+    return summary, counters
+
+
+def build_sources(loaded: LoadedConfig, source_override: str | None = None,
+                  camera_ids: Sequence[str] | None = None) -> list[FrameSource]:
+    known = [c.id for c in loaded.app.cameras]
+    unknown = [cid for cid in camera_ids or () if cid not in known]
+    if unknown:
+        raise ConfigError([f"{loaded.path}: cameras: no camera with id {', '.join(map(repr, unknown))} "
+                           f"(known: {', '.join(known)})"])
+    cameras = [c for c in loaded.app.cameras if camera_ids is None or c.id in camera_ids]
     if source_override is not None and len(cameras) != 1:
         raise SourceError("--source needs exactly one camera in the config (or --camera ID)")
-    sources = [build_source(c, source_override, loaded.path) for c in cameras]
+    return [build_source(c, source_override, loaded.path, loaded.app.live) for c in cameras]
+
+
+def build_pipeline(loaded: LoadedConfig, sink: Sink, *, source_override: str | None = None,
+                   camera_ids: Sequence[str] | None = None, topics: Topics | None = None,
+                   evidence_dir: Path | None = None, counters: Counters,
+                   sources: Sequence[FrameSource] | None = None, hooks: RunHooks | None = None) -> Pipeline:
+    """Every part of a run, wired but not started (the caller runs it, and may watch or stop it meanwhile)."""
+    app, rules = loaded.app, loaded.rules
+    hooks = hooks or RunHooks()
+    set_threads(app.runtime.inference_threads)
+    sources = list(sources) if sources is not None else build_sources(loaded, source_override, camera_ids)
     stills = frozenset(s.camera_id for s in sources if isinstance(s, ImageFolderSource))
     if hooks.wrap_source is not None:
         sources = [hooks.wrap_source(s) for s in sources]
+    cameras = [c for c in app.cameras if c.id in {s.camera_id for s in sources}]
     vehicle, plate = build_detectors(app)
     reader = build_reader(app)
     engine = RuleEngine(rules, loaded.registry, permit_key())
@@ -212,9 +242,7 @@ def run_pipeline(loaded: LoadedConfig, sink: Sink, *, source_override: str | Non
         return Tracker(camera_id, t.match_iou, t.max_age_s, t.best_crops, t.min_plate_width_px,
                        id_start=hooks.first_track_id)
 
-    pipeline = Pipeline(sources, vehicle, plate, make_tracker, builder, emitter, counters,
-                        queue_size=app.runtime.queue_size, detect_every_n=app.detectors.detect_every_n_frames,
-                        independent_frames=stills,
-                        min_frames=t.min_frames, on_idle=hooks.on_idle, discard_on_stop=hooks.discard_on_stop)
-    summary = pipeline.run(join_timeout_s=app.runtime.stop_timeout_s)
-    return summary, counters
+    return Pipeline(sources, vehicle, plate, make_tracker, builder, emitter, counters,
+                    queue_size=app.runtime.queue_size, detect_every_n=app.detectors.detect_every_n_frames,
+                    independent_frames=stills, min_frames=t.min_frames, on_idle=hooks.on_idle,
+                    discard_on_stop=hooks.discard_on_stop)

@@ -85,7 +85,28 @@ class StorageConfig(Strict):
 class RuntimeConfig(Strict):
     queue_size: int = Field(16, ge=1, le=1024)
     inference_threads: int = Field(2, ge=1, le=64)
-    stop_timeout_s: float = Field(30.0, gt=0)
+    stop_timeout_s: float = Field(30.0, gt=0, description="bound on stopping and draining the stage threads")
+    flush_timeout_s: float = Field(30.0, gt=0, description="bound on delivering the outbox at shutdown")
+
+
+class LiveCameraConfig(Strict):
+    """Live (RTSP/HTTP) cameras: reconnection and the frame deadline. Files and folders are never reconnected."""
+
+    open_timeout_s: float = Field(5.0, gt=0, description="FFmpeg open timeout")
+    frame_deadline_s: float = Field(5.0, gt=0, description="a read taking longer than this rebuilds the capture")
+    backoff_initial_s: float = Field(0.5, gt=0)
+    backoff_max_s: float = Field(30.0, gt=0)
+    restart_budget: int = Field(30, ge=1, description="reconnects allowed per restart_window_s before giving up")
+    restart_window_s: float = Field(600.0, gt=0)
+
+
+class HealthConfig(Strict):
+    """`/healthz`, `/readyz` and `/metrics` over HTTP, and camera health to `lez.camera-health.v1`."""
+
+    host: str = Field("127.0.0.1", description="bind address; loopback unless a reverse proxy needs otherwise")
+    port: int | None = Field(None, ge=0, le=65535, description="None = no HTTP endpoint, 0 = an ephemeral port")
+    publish_interval_s: float = Field(10.0, gt=0, description="camera health message period")
+    stale_after_s: float = Field(10.0, gt=0, description="a camera with no frame for this long is not ready")
 
 
 class AppConfig(Strict):
@@ -98,6 +119,8 @@ class AppConfig(Strict):
     kafka: KafkaConfig = KafkaConfig()
     storage: StorageConfig = StorageConfig()
     runtime: RuntimeConfig = RuntimeConfig()
+    live: LiveCameraConfig = LiveCameraConfig()
+    health: HealthConfig = HealthConfig()
 
     @field_validator("cameras")
     @classmethod

@@ -1,4 +1,5 @@
-"""`run` and `demo`: wire the pipeline to its sinks (Kafka through the durable outbox, optional JSONL copy)."""
+"""`run` and `demo`: wire the pipeline to its sinks (Kafka through the durable outbox, optional JSONL copy), with
+camera health, the health endpoint and graceful shutdown around it."""
 
 from __future__ import annotations
 
@@ -7,25 +8,30 @@ import json
 import logging
 import sys
 import tempfile
+import threading
 from collections.abc import Callable
 from contextlib import AbstractContextManager
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-from pipeline.app import LoadedConfig, load_config, run_pipeline, state_root
+from pipeline.app import LoadedConfig, build_pipeline, load_config, state_root
 from pipeline.cli import EXIT_FAILED, EXIT_INCOMPLETE, EXIT_OK
 from pipeline.metrics import Counters
-from pipeline.runtime import RunSummary, Status
+from pipeline.runtime import Pipeline, RunSummary, Status
+from pipeline.shutdown import ShutdownSignals
 from sinks.base import Sink
 from sinks.fanout import FanoutSink
 from sinks.jsonl import JsonlSink
 from sinks.schema import TOPIC_CAMERA_HEALTH, TOPIC_REVIEW
 
+if TYPE_CHECKING:
+    from sinks.kafka_sink import OutboxKafkaSink
+
 log = logging.getLogger("lez_anpr")
 ErrorScope = Callable[[], AbstractContextManager[None]]
-FLUSH_TIMEOUT_S = 30.0
 
 
-def _kafka_sink(bootstrap: str, loaded: LoadedConfig, outbox_path: Path) -> Sink:
+def open_kafka_sink(bootstrap: str, loaded: LoadedConfig, outbox_path: Path) -> OutboxKafkaSink:
     from sinks.kafka_sink import KafkaPublisher, OutboxKafkaSink, check_broker, ensure_topics
     from sinks.outbox import Outbox
 
@@ -34,11 +40,14 @@ def _kafka_sink(bootstrap: str, loaded: LoadedConfig, outbox_path: Path) -> Sink
     check_broker(bootstrap, timeout_s=5.0)
     ensure_topics(bootstrap, topics)
     outbox = Outbox(outbox_path, max_rows=loaded.app.storage.outbox_max_records)
+    if outbox.pending():
+        log.info("outbox %s: %d message(s) from an earlier run, delivering them first", outbox_path,
+                 outbox.pending())
     publisher = KafkaPublisher(outbox, bootstrap, topics=topics).start()
     return OutboxKafkaSink(outbox, publisher)
 
 
-def _report(summary: RunSummary, counters: Counters, delivered: bool) -> int:
+def _report(summary: RunSummary, counters: Counters, delivered: bool, stopped_by: str | None = None) -> int:
     c = counters
     report: dict[str, object] = {
         "status": summary.status.value, "frames": int(c.get("frames")), "passages": int(c.get("passages")),
@@ -46,6 +55,8 @@ def _report(summary: RunSummary, counters: Counters, delivered: bool) -> int:
         "violations": int(c.get("violations")), "dropped_frames": int(c.get("dropped_frames")),
         "decode_errors": int(c.get("decode_errors")), "delivered": delivered,
     }
+    if stopped_by:
+        report["stopped_by"] = stopped_by
     if summary.incomplete_sources:
         report["incomplete"] = summary.incomplete_sources
     if summary.error:
@@ -65,6 +76,45 @@ def _report(summary: RunSummary, counters: Counters, delivered: bool) -> int:
     return EXIT_OK
 
 
+def supervise(loaded: LoadedConfig, pipeline: Pipeline, sink: Sink, counters: Counters,
+              kafka: OutboxKafkaSink | None) -> tuple[RunSummary, bool, str | None]:
+    """Run the pipeline with camera health, the HTTP health endpoint and signal handling around it.
+
+    Stop order on SIGTERM/SIGINT: sources stop → the stages drain (bounded by runtime.stop_timeout_s) → a last
+    camera-health report → the sinks flush (bounded by runtime.flush_timeout_s) → the caller closes them."""
+    from pipeline.health import HasStats, HealthMonitor, HealthServer, OutboxDelivery
+
+    app = loaded.app
+    watched = [s for s in pipeline.sources if isinstance(s, HasStats)]
+    monitor = HealthMonitor(watched, sink, counters, site_id=app.site_id,
+                            interval_s=app.health.publish_interval_s, stale_after_s=app.health.stale_after_s,
+                            delivery=OutboxDelivery(kafka.outbox, kafka.publisher, lambda: kafka.degraded)
+                            if kafka else None,
+                            alive=lambda: pipeline.status not in (Status.FAILED, Status.STOPPED),
+                            running=lambda: pipeline.status is Status.RUNNING)
+    server = HealthServer(monitor, counters, app.health.host, app.health.port) if app.health.port is not None \
+        else None
+    with ShutdownSignals(pipeline.stop) as signals:
+        monitor.start()
+        if server is not None:
+            server.start()  # logs its address (port 0 = ephemeral)
+        try:
+            summary = pipeline.run(join_timeout_s=app.runtime.stop_timeout_s)
+            monitor.stop()
+            monitor.publish_once()  # the last word on each camera, delivered with the rest
+            delivered = sink.flush(app.runtime.flush_timeout_s)
+        finally:
+            monitor.stop()
+            if server is not None:
+                server.stop()
+    if signals.received:
+        for source in pipeline.sources:
+            state = getattr(getattr(source, "stats", None), "state", "ended")
+            if not source.live and state != "ended" and source.camera_id not in summary.incomplete_sources:
+                summary.incomplete_sources[source.camera_id] = f"stopped by {signals.received} before the end"
+    return summary, delivered, signals.received
+
+
 def _run(args: argparse.Namespace, errors: ErrorScope, bootstrap: str | None, outbox_path: Path | None) -> int:
     with errors():
         loaded = load_config(args.config)
@@ -72,19 +122,32 @@ def _run(args: argparse.Namespace, errors: ErrorScope, bootstrap: str | None, ou
         sinks: list[Sink] = []
         if getattr(args, "out", None) is not None:
             sinks.append(JsonlSink(args.out))
+        kafka = None
         if bootstrap is not None:
-            sinks.append(_kafka_sink(bootstrap, loaded, outbox_path or state / "outbox.sqlite"))
+            kafka = open_kafka_sink(bootstrap, loaded, outbox_path or state / "outbox.sqlite")
+            sinks.append(kafka)
         if not sinks:
             raise SystemExit("lez-anpr: nothing to publish to: give --out DIR or leave Kafka on")
         sink = FanoutSink(sinks)
         evidence_dir = getattr(args, "evidence_dir", None) or state / "evidence"
+        counters = Counters()
         try:
-            summary, counters = run_pipeline(loaded, sink, source_override=args.source,
-                                             camera_ids=getattr(args, "camera", None), evidence_dir=evidence_dir)
-            delivered = sink.flush(FLUSH_TIMEOUT_S)
+            pipeline = build_pipeline(loaded, sink, source_override=args.source,
+                                      camera_ids=getattr(args, "camera", None), evidence_dir=evidence_dir,
+                                      counters=counters)
+            summary, delivered, stopped_by = supervise(loaded, pipeline, sink, counters, kafka)
         finally:
             sink.close()
-    return _report(summary, counters, delivered)
+    _warn_lingering_threads()
+    return _report(summary, counters, delivered, stopped_by)
+
+
+def _warn_lingering_threads() -> None:
+    """Every join has a timeout, so a stuck thread is possible: say so (they are daemons and end with us)."""
+    lingering = [t.name for t in threading.enumerate() if t is not threading.main_thread() and t.is_alive()
+                 and (t.name.startswith("lez-") or t.name == "kafka-publisher")]
+    if lingering:
+        log.warning("threads still running at exit (daemons, they end with the process): %s", lingering)
 
 
 def run_with_sinks(args: argparse.Namespace, errors: ErrorScope) -> int:

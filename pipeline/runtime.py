@@ -176,7 +176,7 @@ class Pipeline:
                     if isinstance(oldest, SourceEnd):
                         self._put(q, oldest)  # a marker is never dropped
                     else:
-                        self.counters.inc("dropped_frames", camera=camera_id, stage=stage)
+                        self.counters.inc("dropped_frames", camera=camera_id, stage=stage, reason="queue_full")
 
     def _discarding(self) -> bool:
         return self.discard_on_stop and self.stop_event.is_set()

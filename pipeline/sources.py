@@ -1,5 +1,8 @@
 """Frame sources: a video file, a folder of images, or a live RTSP/HTTP stream, all through OpenCV.
 
+Files and folders are *replays*: read once, start to end, never reopened (a reopen would restart at frame 0 and
+publish every passage again). Only live streams (`pipeline.live`) reconnect and have a frame deadline.
+
 Every frame carries its camera id, a sequence number and its **event time**, set once here and never again:
 - video files: the container timestamp of the frame (CAP_PROP_POS_MSEC) added to the configured start time, so
   a replay is stamped with footage time, not with the time it was processed;
@@ -12,6 +15,7 @@ from __future__ import annotations
 
 import logging
 import time
+from collections import deque
 from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -45,6 +49,55 @@ class Frame:
             raise ValueError(f"frame image must be HxWx3 BGR, got shape {self.image.shape}")
 
 
+class SourceStats:
+    """What a camera's health report says about its source; updated by the capture thread, read by others.
+
+    Plain attribute writes (atomic in CPython) and a bounded deque of arrival times: no lock on the frame path."""
+
+    FPS_WINDOW_S = 10.0
+
+    def __init__(self, camera_id: str, *, live: bool, declared_fps: float) -> None:
+        self.camera_id, self.live, self.declared_fps = camera_id, live, declared_fps
+        self.frames = 0
+        self.reconnects = 0
+        self.decode_errors = 0
+        self.deadline_misses = 0
+        self.state = "starting"
+        self.last_frame_monotonic: float | None = None
+        self._arrivals: deque[float] = deque(maxlen=2048)
+
+    def frame_delivered(self) -> None:
+        now = time.monotonic()
+        self.frames += 1
+        self.last_frame_monotonic = now
+        self._arrivals.append(now)
+        self.state = "streaming"
+
+    def snapshot(self, now: float | None = None) -> SourceHealth:
+        now = time.monotonic() if now is None else now
+        last = self.last_frame_monotonic
+        recent = [t for t in list(self._arrivals) if now - t <= self.FPS_WINDOW_S]
+        return SourceHealth(
+            camera_id=self.camera_id, live=self.live, state=self.state, frames=self.frames,
+            last_frame_age_s=None if last is None else max(0.0, now - last),
+            delivered_fps=len(recent) / self.FPS_WINDOW_S, declared_fps=self.declared_fps,
+            reconnects=self.reconnects, decode_errors=self.decode_errors, deadline_misses=self.deadline_misses)
+
+
+@dataclass(frozen=True)
+class SourceHealth:
+    camera_id: str
+    live: bool
+    state: str  # starting | streaming | reconnecting | ended
+    frames: int
+    last_frame_age_s: float | None  # None before the first frame
+    delivered_fps: float  # over the last SourceStats.FPS_WINDOW_S seconds
+    declared_fps: float
+    reconnects: int
+    decode_errors: int
+    deadline_misses: int
+
+
 def is_stream_url(source: str) -> bool:
     return source.split("://", 1)[0].lower() in {"rtsp", "rtsps", "http", "https", "rtmp", "udp", "tcp"}
 
@@ -68,6 +121,7 @@ class VideoFileSource:
             raise SourceError(f"cannot open video (corrupt or unsupported codec): {path}")
         self.fps = float(self._cap.get(cv2.CAP_PROP_FPS)) or 25.0
         self.declared_frames = int(self._cap.get(cv2.CAP_PROP_FRAME_COUNT))
+        self.stats = SourceStats(camera_id, live=False, declared_fps=self.fps)
         ok, first = self._cap.read()
         if not ok or first is None:
             self._cap.release()
@@ -87,12 +141,14 @@ class VideoFileSource:
                     if not ok or grabbed is None:
                         if self._more_frames_expected(seq):
                             continue
+                        self.stats.state = "ended"  # the end of the file (not a stop)
                         break
                     image, pos_ms = grabbed, float(self._cap.get(cv2.CAP_PROP_POS_MSEC))
                 # Some containers report 0 for every frame; fall back to the frame index at the declared fps.
                 if pos_ms <= last_ms:
                     pos_ms = max(seq * 1000.0 / self.fps, last_ms + 1000.0 / self.fps)
                 last_ms = pos_ms
+                self.stats.frame_delivered()
                 yield Frame(self.camera_id, seq, self.start_time + timedelta(milliseconds=pos_ms), image,
                             self.path.name)
                 seq += 1
@@ -104,6 +160,7 @@ class VideoFileSource:
         if self.declared_frames <= 0 or seq >= self.declared_frames - 1:
             return False
         self.decode_errors += 1
+        self.stats.decode_errors = self.decode_errors
         if self.decode_errors > self.max_decode_errors:
             self.stopped_early_reason = (f"stopped after {self.decode_errors} decode errors at frame {seq} "
                                          f"of {self.declared_frames} declared (truncated or corrupt file)")
@@ -124,6 +181,7 @@ class ImageFolderSource:
         if not self.files:
             raise SourceError(f"no images ({', '.join(sorted(IMAGE_SUFFIXES))}) in folder: {folder}")
         self.camera_id, self.start_time, self.fps = camera_id, start_time.astimezone(UTC), fps
+        self.stats = SourceStats(camera_id, live=False, declared_fps=fps)
         self.decode_errors = 0
         self.stopped_early_reason = ""
 
@@ -132,60 +190,12 @@ class ImageFolderSource:
             image = cv2.imread(str(path), cv2.IMREAD_COLOR)
             if image is None:
                 self.decode_errors += 1
+                self.stats.decode_errors = self.decode_errors
                 log.warning("skipping unreadable image %s", path.name)
                 continue
+            self.stats.frame_delivered()
             yield Frame(self.camera_id, seq, self.start_time + timedelta(seconds=seq / self.fps), image, path.name)
+        self.stats.state = "ended"
 
 
-class StreamSource:
-    """A live camera through OpenCV/FFmpeg, reconnecting with backoff when the stream drops.
 
-    `live = True`: the pipeline drops the oldest frames (counted) rather than fall behind the camera.
-    """
-
-    live = True
-
-    def __init__(self, url: str, camera_id: str, reconnect_backoff_s: float = 1.0, max_backoff_s: float = 30.0,
-                 max_reconnects: int | None = None, open_timeout_ms: int = 5000, read_timeout_ms: int = 5000) -> None:
-        self.url, self.camera_id = url, camera_id
-        self.backoff_s, self.max_backoff_s, self.max_reconnects = reconnect_backoff_s, max_backoff_s, max_reconnects
-        self.open_timeout_ms, self.read_timeout_ms = open_timeout_ms, read_timeout_ms
-        self.reconnects = 0
-        self.decode_errors = 0
-        self.stopped_early_reason = ""
-        self._stop = False
-
-    def stop(self) -> None:
-        self._stop = True
-
-    def _open(self) -> cv2.VideoCapture:
-        params = [cv2.CAP_PROP_OPEN_TIMEOUT_MSEC, self.open_timeout_ms, cv2.CAP_PROP_READ_TIMEOUT_MSEC,
-                  self.read_timeout_ms]
-        return cv2.VideoCapture(self.url, cv2.CAP_FFMPEG, params)
-
-    def frames(self) -> Iterator[Frame]:
-        seq, backoff = 0, self.backoff_s
-        while not self._stop:
-            cap = self._open()
-            if not cap.isOpened():
-                cap.release()
-                if self.max_reconnects is not None and self.reconnects >= self.max_reconnects:
-                    self.stopped_early_reason = f"camera unreachable after {self.reconnects} reconnects"
-                    return
-                self.reconnects += 1
-                log.warning("camera %s: cannot open stream, retrying in %.1f s", self.camera_id, backoff)
-                time.sleep(backoff)
-                backoff = min(self.max_backoff_s, backoff * 2)
-                continue
-            backoff = self.backoff_s
-            try:
-                while not self._stop:
-                    ok, image = cap.read()
-                    if not ok or image is None:
-                        self.decode_errors += 1
-                        break
-                    yield Frame(self.camera_id, seq, datetime.now(UTC), image, self.url.split("@")[-1])
-                    seq += 1
-            finally:
-                cap.release()
-            self.reconnects += 1

@@ -37,7 +37,7 @@ from kafka.errors import (
 )
 from pydantic import BaseModel
 
-from sinks.outbox import Outbox, OutboxRow, PutResult
+from sinks.outbox import Outbox, OutboxFull, OutboxRow, PutResult
 from sinks.schema import dedup_id
 
 log = logging.getLogger(__name__)
@@ -302,9 +302,20 @@ class OutboxKafkaSink:
         self.outbox = outbox
         self.publisher = publisher
         self.results: Counter[PutResult] = Counter()
+        self.degraded = ""  # why a critical message could not be stored, once that happened
 
     def publish(self, topic: str, key: bytes | None, message: BaseModel) -> None:
-        result = self.outbox.put(topic, key, message.model_dump_json().encode(), dedup_id(message))
+        """Store for delivery. Never raises for a full outbox: a refusal is counted, logged and marks the box
+        degraded (`/readyz` fails, `anpr_outbox_refused{topic}` counts it) — the frame path keeps going."""
+        message_id = dedup_id(message)
+        try:
+            result = self.outbox.put(topic, key, message.model_dump_json().encode(), message_id)
+        except OutboxFull as exc:
+            self.outbox.counters.refused[topic] += 1
+            self.results[PutResult.REFUSED] += 1
+            self.degraded = str(exc)
+            log.error("%s (topic %s, id %s)", exc, topic, message_id)
+            return
         self.results[result] += 1
         if result is PutResult.REFUSED:
             log.warning("outbox full: refused a message for %s (counted)", topic)

@@ -16,6 +16,11 @@ Bound policy (when ``max_rows`` pending rows are reached):
   ``hard_max_rows``. Above it, the oldest bulk rows are evicted to make room (counted in ``evicted[topic]``).
   When nothing bulk is left to evict, :class:`OutboxFull` is raised: a violation is never dropped silently — the
   caller must treat it as a fault (the box has been cut off from the data centre for a very long time).
+  :class:`sinks.kafka_sink.OutboxKafkaSink` counts it in ``refused[topic]``, logs it at ERROR with its id and marks
+  itself degraded, which fails ``/readyz``; the frame path keeps running (plate reads, the JSONL copy, evidence).
+
+Sizing: ``storage.outbox_max_records`` is ``max_rows``; ``hard_max_rows`` is twice that. At ~2 kB a row, the
+default 100 000 rows is ~200 MB of disk and, at one passage every 2 s per camera, more than two days of outage.
 
 Poison rows (the broker rejects them for good, e.g. too large) are moved to a ``dead`` table by :meth:`bury`,
 never deleted, so an operator can inspect them.

@@ -257,7 +257,7 @@ def test_live_source_faster_than_detector_drops_oldest_and_finishes(rules: Rules
     run = run_pipeline(rules, registry, [source], vehicles=ScriptedVehicles((), delay_s=0.02), script=(),
                        queue_size=2)
     assert run.summary.status is Status.STOPPED, run.summary.error
-    dropped = run.counters.get("dropped_frames", camera=CAMERA, stage="detect")
+    dropped = run.counters.get("dropped_frames", camera=CAMERA, stage="detect", reason="queue_full")
     assert dropped > 0
     assert run.counters.get("frames") == 60
     # Live capture never waits for the detector: 60 frames at 20 ms each would take over a second.
