@@ -4,7 +4,7 @@ VENV    := .venv
 BIN     := $(VENV)/bin
 STAMP   := $(VENV)/.installed-$(shell cat requirements.txt pyproject.toml | sha256sum | cut -c1-12)
 STATE   ?= .state
-MODELS  := $(STATE)/models/yolov8n.onnx $(STATE)/models/plate_detector_model_1.pt
+MODELS  := $(STATE)/models/yolov8n.onnx $(STATE)/models/plate_detector_model_1.pt $(STATE)/models/plate_detector_model_1.onnx
 DATA    ?= ../shared/data
 export LEZ_STATE_DIR := $(abspath $(STATE))
 

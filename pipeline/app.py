@@ -5,12 +5,13 @@ from __future__ import annotations
 import hashlib
 import logging
 import os
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 
 from detectors.base import PlateDetector, VehicleDetector
+from detectors.onnx_backend import OrtPlateDetector, OrtSettings, OrtVehicleDetector
 from detectors.ultralytics_backend import UltralyticsPlateDetector, UltralyticsVehicleDetector, YoloSettings
 from detectors.weights import sha256_of
 from ocr.colour import PlateColourClassifier
@@ -81,17 +82,31 @@ def models_dir(app: AppConfig) -> Path:
     return state_root(app) / "models"
 
 
-def _yolo_settings(cfg: YoloDetectorConfig, folder: Path) -> YoloSettings:
+def _weights_path(cfg: YoloDetectorConfig, folder: Path) -> Path:
     weights = Path(cfg.weights)
     if not weights.is_absolute() and not weights.exists():
         weights = folder / cfg.weights
-    return YoloSettings(weights=weights, imgsz=cfg.imgsz, conf=cfg.conf, iou=cfg.iou, device=cfg.device, half=cfg.half)
+    return weights
+
+
+def _yolo_settings(cfg: YoloDetectorConfig, folder: Path) -> YoloSettings:
+    return YoloSettings(weights=_weights_path(cfg, folder), imgsz=cfg.imgsz, conf=cfg.conf, iou=cfg.iou,
+                        device=cfg.device, half=cfg.half)
+
+
+def _ort_settings(cfg: YoloDetectorConfig, folder: Path, threads: int) -> OrtSettings:
+    return OrtSettings(weights=_weights_path(cfg, folder), imgsz=cfg.imgsz, conf=cfg.conf, iou=cfg.iou,
+                       device=cfg.device, half=cfg.half, tensorrt=cfg.tensorrt, threads=threads)
 
 
 def build_detectors(app: AppConfig) -> tuple[VehicleDetector, PlateDetector]:
-    folder = models_dir(app)
-    return (UltralyticsVehicleDetector(_yolo_settings(app.detectors.vehicle, folder)),
-            UltralyticsPlateDetector(_yolo_settings(app.detectors.plate, folder)))
+    folder, threads = models_dir(app), app.runtime.inference_threads
+    v, p = app.detectors.vehicle, app.detectors.plate
+    vehicle: VehicleDetector = (OrtVehicleDetector(_ort_settings(v, folder, threads)) if v.type == "onnxruntime"
+                                else UltralyticsVehicleDetector(_yolo_settings(v, folder)))
+    plate: PlateDetector = (OrtPlateDetector(_ort_settings(p, folder, threads)) if p.type == "onnxruntime"
+                            else UltralyticsPlateDetector(_yolo_settings(p, folder)))
+    return vehicle, plate
 
 
 def build_reader(app: AppConfig) -> PlateReader:
@@ -150,7 +165,9 @@ def set_threads(count: int) -> None:
 
 def run_pipeline(loaded: LoadedConfig, sink: Sink, *, source_override: str | None = None,
                  camera_ids: Sequence[str] | None = None, topics: Topics | None = None,
-                 evidence_dir: Path | None = None, counters: Counters | None = None) -> tuple[RunSummary, Counters]:
+                 evidence_dir: Path | None = None, counters: Counters | None = None,
+                 wrap_source: Callable[[FrameSource], FrameSource] | None = None) -> tuple[RunSummary, Counters]:
+    """`wrap_source` lets the benchmark time (and pace, like a live camera) each source's frames."""
     app, rules = loaded.app, loaded.rules
     counters = counters or Counters()
     set_threads(app.runtime.inference_threads)
@@ -158,6 +175,8 @@ def run_pipeline(loaded: LoadedConfig, sink: Sink, *, source_override: str | Non
     if source_override is not None and len(cameras) != 1:
         raise SourceError("--source needs exactly one camera in the config (or --camera ID)")
     sources = [build_source(c, source_override, loaded.path) for c in cameras]
+    if wrap_source is not None:
+        sources = [wrap_source(s) for s in sources]
     vehicle, plate = build_detectors(app)
     reader = build_reader(app)
     engine = RuleEngine(rules, loaded.registry)
@@ -184,6 +203,7 @@ def run_pipeline(loaded: LoadedConfig, sink: Sink, *, source_override: str | Non
                         queue_size=app.runtime.queue_size, detect_every_n=app.detectors.detect_every_n_frames,
                         independent_frames=frozenset(s.camera_id for s in sources
                                                      if isinstance(s, ImageFolderSource)),
-                        min_frames=t.min_frames)
+                        min_frames=t.min_frames, max_batch=app.detectors.max_batch,
+                        max_detect_fps=app.detectors.max_detect_fps)
     summary = pipeline.run(join_timeout_s=app.runtime.stop_timeout_s)
     return summary, counters

@@ -36,6 +36,7 @@ class UserError(Exception):
 @contextmanager
 def _user_errors() -> Iterator[None]:
     """Map the failures a person can cause to one clear line and an exit code."""
+    from detectors.onnx_backend import DetectorBackendError
     from detectors.weights import WeightsError
     from pipeline.sources import SourceError
     from rules.registry import RegistryError
@@ -51,7 +52,7 @@ def _user_errors() -> Iterator[None]:
         raise UserError(str(exc), EXIT_INPUT) from None
     except (BrokerUnavailable, TopicsMissing) as exc:
         raise UserError(f"Kafka: {exc}", EXIT_BROKER) from None
-    except WeightsError as exc:
+    except (WeightsError, DetectorBackendError) as exc:
         raise UserError(str(exc), EXIT_MODELS) from None
     except FileNotFoundError as exc:
         raise UserError(f"file not found: {exc.filename or exc}", EXIT_INPUT) from None
@@ -149,6 +150,17 @@ def cmd_run(args: argparse.Namespace) -> int:
     from pipeline.running import run_with_sinks
 
     return run_with_sinks(args, _user_errors)
+
+
+def cmd_bench(args: argparse.Namespace) -> int:
+    from pipeline.bench import run_bench
+
+    modes = ["capacity", "live"] if args.mode == "both" else [args.mode]
+    try:
+        return _with_errors(lambda: run_bench(args.config, args.data, args.out, modes, args.set, args.clip,
+                                                    args.streams))
+    except ValueError as exc:  # a bad --set value (pydantic's ValidationError is a ValueError)
+        raise UserError(f"bench: {exc}".splitlines()[0] + f" ({' '.join(args.set)})", EXIT_CONFIG) from None
 
 
 def cmd_demo(args: argparse.Namespace) -> int:

@@ -14,6 +14,7 @@ import threading
 import time
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
+from datetime import datetime
 from enum import Enum
 from functools import partial
 from typing import Protocol, TypeVar
@@ -73,12 +74,16 @@ class Pipeline:
                  plate_detector: PlateDetector, make_tracker: Callable[[str], Tracker], builder: PassageBuilder,
                  on_passage: PassageSink, counters: Counters, *, queue_size: int = 16,
                  detect_every_n: int = 1, independent_frames: frozenset[str] = frozenset(),
-                 min_frames: int = 1) -> None:
+                 min_frames: int = 1, max_batch: int = 0, max_detect_fps: float | None = None) -> None:
         self.sources = list(sources)
         self.vehicle_detector, self.plate_detector = vehicle_detector, plate_detector
         self.trackers = {s.camera_id: make_tracker(s.camera_id) for s in self.sources}
         self.builder, self.on_passage, self.counters = builder, on_passage, counters
         self.detect_every_n, self.independent_frames, self.min_frames = detect_every_n, independent_frames, min_frames
+        # Batch across cameras: at most one frame per camera per detector call unless max_batch says more.
+        self.max_batch = max_batch or max(1, len(self.sources))
+        self.min_detect_gap_s = 1.0 / max_detect_fps if max_detect_fps else 0.0
+        self._last_detected: dict[str, datetime] = {}
         self.frames_q: queue.Queue[Frame | SourceEnd] = queue.Queue(maxsize=queue_size)
         self.detected_q: queue.Queue[DetectedFrame | SourceEnd] = queue.Queue(maxsize=queue_size)
         self.tracks_q: queue.Queue[Track | SourceEnd] = queue.Queue(maxsize=queue_size * 4)
@@ -196,17 +201,28 @@ class Pipeline:
                     open_sources.discard(item.camera_id)
                     self._put(self.detected_q, item)
                 elif isinstance(item, Frame):
-                    if item.seq % self.detect_every_n == 0:
+                    if self._due_for_detection(item):
                         batch.append(item)
                     else:
                         self.counters.inc("frames_skipped_by_stride", camera=item.camera_id)
-                if len(batch) >= max(1, len(self.sources)):
+                if len(batch) >= self.max_batch:
                     break
                 try:
                     item = self.frames_q.get_nowait()
                 except queue.Empty:
                     item = None
             self._flush_batch(batch)
+
+    def _due_for_detection(self, frame: Frame) -> bool:
+        """Every n-th frame, and no more often than max_detect_fps in event time (a 25 fps and a 12.5 fps camera
+        then cost the same); the tracker bridges the frames in between. Skips are counted, never silent."""
+        if frame.seq % self.detect_every_n != 0:
+            return False
+        last = self._last_detected.get(frame.camera_id)
+        if last is not None and (frame.event_time - last).total_seconds() < self.min_detect_gap_s - 1e-6:
+            return False
+        self._last_detected[frame.camera_id] = frame.event_time
+        return True
 
     def _flush_batch(self, batch: list[Frame]) -> None:
         if not batch:
