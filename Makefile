@@ -14,6 +14,7 @@ help:
 	@echo "make demo   - set up, then run the pipeline on the sample clip with an embedded Kafka broker"
 	@echo "make test   - set up, then run every test tier (unit, component, integration, e2e)"
 	@echo "make lint   - ruff + mypy"
+	@echo "make bench  - throughput, latency and read rate of the full pipeline on the reference clips"
 
 $(STAMP):
 	@test -d $(VENV) || $(PY) -m venv $(VENV)
@@ -49,3 +50,6 @@ clean:
 
 eval: models
 	@$(BIN)/lez-anpr eval --data $(DATA)/scenes --out out/eval
+
+bench: models
+	@$(BIN)/lez-anpr bench --data $(DATA) --out out/bench

@@ -11,6 +11,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 from detectors.base import PlateDetector, VehicleDetector
+from detectors.export import export_source_sha256
 from detectors.onnx_backend import OrtPlateDetector, OrtSettings, OrtVehicleDetector
 from detectors.ultralytics_backend import UltralyticsPlateDetector, UltralyticsVehicleDetector, YoloSettings
 from detectors.weights import sha256_of
@@ -133,6 +134,9 @@ def build_source(camera: CameraConfig, source_override: str | None, config_path:
 
 def model_hashes(app: AppConfig, reader: PlateReader, vehicle: VehicleDetector, plate: PlateDetector) -> dict[str, str]:
     hashes = {"vehicle_detector": vehicle.model_sha256, "plate_detector": plate.model_sha256}
+    source = export_source_sha256(_weights_path(app.detectors.plate, models_dir(app)))
+    if source is not None:  # an ONNX export: evidence also names the PyTorch weights it was made from
+        hashes["plate_detector_source"] = source
     for name in reader.engine.model_files:
         hashes[f"ocr:{name}"] = _package_file_hash(name)
     return hashes

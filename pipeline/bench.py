@@ -50,21 +50,32 @@ class BenchClip:
 
 
 def generated_clip(clips_dir: Path, name: str = "bench_1080p25") -> BenchClip:
-    """Render the generator's benchmark clip once (deterministic) and reuse it while its spec is unchanged."""
+    """Render the generator's benchmark clip once (deterministic) and reuse it while it matches its spec."""
     from sample_videos.clips import BENCH_CLIPS
     from sample_videos.generate import write_clip
 
     spec = next(c for c in BENCH_CLIPS if c.name == name)
-    video, truth, stamp = (clips_dir / f"{name}.mp4", clips_dir / f"{name}.truth.json",
-                           clips_dir / f"{name}.spec")
-    fingerprint = repr(spec)
-    if not (video.is_file() and truth.is_file() and stamp.is_file() and stamp.read_text() == fingerprint):
+    video, truth = clips_dir / f"{name}.mp4", clips_dir / f"{name}.truth.json"
+    if not (video.is_file() and truth.is_file() and _truth_matches(spec, truth)):
         clips_dir.mkdir(parents=True, exist_ok=True)
         print(f"rendering {name} ({spec.n_frames} frames, {spec.camera.width_px}x{spec.camera.height_px}) "
-              f"into {clips_dir} — once, a few minutes on 2 cores", flush=True)
+              f"into {clips_dir} — once, several minutes on 2 cores", flush=True)
         write_clip(spec, clips_dir)
-        stamp.write_text(fingerprint)
     return BenchClip(name, video, truth)
+
+
+def _truth_matches(spec: Any, truth_path: Path) -> bool:
+    try:
+        truth = json.loads(truth_path.read_text(encoding="utf-8"))
+    except (OSError, json.JSONDecodeError):
+        return False
+    clip = truth.get("clip", {})
+    wanted = [(v.key, v.plate.compact, v.readable, v.start_frame) for v in spec.vehicles]
+    got = [(v["id"], v["plate_compact"], v["readable"], v["first_frame"] is not None and v["first_frame"] >= 0)
+           for v in truth.get("vehicles", [])]
+    return bool(clip.get("seed") == spec.seed and clip.get("frame_count") == spec.n_frames
+                and clip.get("width") == spec.camera.width_px and clip.get("fps") == spec.fps
+                and [w[:3] for w in wanted] == [g[:3] for g in got])
 
 
 def reference_clips(data_dir: Path, clips_dir: Path, names: list[str] | None) -> list[BenchClip]:

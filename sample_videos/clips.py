@@ -118,48 +118,38 @@ def _lane(direction: Direction, lane_x_mm: float, rows: tuple[tuple[int, str, La
 _W = PlateColour.WHITE
 BENCH_1080P = ClipSpec(
     name="bench_1080p25",
-    description="Benchmark: busy front-facing gateway, 1920x1080 at 25 fps, 20 s, 24 vehicles in three lanes "
-    "(cars and trucks both ways, motorbikes leaving), one-line, two-line and motorbike plates, white/yellow/blue, "
-    "two unreadable plates.",
+    description="Benchmark: busy front-facing gateway, 1920x1080 at 25 fps, 10 s, 14 vehicles in three lanes "
+    "(cars and trucks both ways, motorbikes leaving; up to 6 in view at once), one-line, two-line and motorbike "
+    "plates, white/yellow/blue, two unreadable plates.",
     seed=20261204,
-    n_frames=500,
+    n_frames=250,
     fps=25.0,
     camera=FULL_HD,
     line_y_px=540,
     vehicles=(
         *_lane("entry", -1500, (
             (0, "30A12345", _ONE, _W, _CAR, 2300, (60, 60, 170)),
-            (50, "30K56789", _TWO, _W, _CAR, 2100, (185, 185, 190)),
-            (100, "80A01234", _ONE, _B, _CAR, 2400, (30, 30, 34)),
-            (150, "29C24681", _ONE, _Y, _TRUCK, 2000, (200, 200, 200)),
-            (205, "30F13579", _ONE, _W, _CAR, 2500, (40, 120, 40)),
-            (255, "30E88816", _ONE, _W, _CAR, 2300, (150, 110, 40)),
-            (305, "31G77702", _TWO, _W, _CAR, 2200, (120, 120, 125)),
-            (355, "30H40506", _ONE, _W, _CAR, 2400, (20, 60, 140)),
-            (405, "29D90817", _ONE, _Y, _CAR, 2600, (170, 170, 60)),
+            (45, "30K56789", _TWO, _W, _CAR, 2200, (185, 185, 190)),
+            (90, "80A01234", _ONE, _B, _CAR, 2400, (30, 30, 34)),
+            (135, "30E88816", _ONE, _W, _CAR, 2300, (150, 110, 40)),
+            (180, "29D90817", _ONE, _Y, _CAR, 2500, (170, 170, 60)),
         )),
         *_lane("exit", 1550, (
             (15, "29H45678", _ONE, _Y, _TRUCK, 2100, (200, 200, 200)),
-            (85, "30L11223", _ONE, _W, _CAR, 2300, (90, 30, 30)),
-            (155, "30M45566", _TWO, _W, _CAR, 2200, (200, 200, 205)),
-            (225, "29K78899", _ONE, _W, _CAR, 2400, (50, 50, 55)),
-            (295, "30N20304", _ONE, _W, _CAR, 2500, (30, 90, 160)),
-            (365, "29E61728", _ONE, _Y, _TRUCK, 2000, (190, 190, 185)),
-            (430, "30B55501", _ONE, _W, _CAR, 2600, (140, 40, 120)),
+            (65, "30M45566", _TWO, _W, _CAR, 2200, (200, 200, 205)),
+            (115, "29K78899", _ONE, _W, _CAR, 2400, (50, 50, 55)),
+            (165, "30B55501", _ONE, _W, _CAR, 2600, (140, 40, 120)),
         )),
         *_lane("exit", 250, (
             (5, "29AA12345", _BIKE, _W, _MOTO, 2000, (45, 45, 48)),
-            (70, "29B112345", _BIKE, _W, _MOTO, 1900, (170, 170, 175)),
-            (135, "31F15417", _BIKE, _W, _MOTO, 2100, (30, 40, 150)),
-            (190, "29AB67890", _BIKE, _W, _MOTO, 2000, (40, 40, 44)),
-            (250, "29KT03579", _BIKE, _W, _MOTO, 1800, (200, 200, 205)),
-            (320, "30X198765", _BIKE, _W, _MOTO, 2200, (60, 100, 60)),
-            (385, "29Y324680", _BIKE, _W, _MOTO, 2000, (110, 70, 30)),
-            (440, "29D145678", _BIKE, _W, _MOTO, 1900, (35, 35, 35)),
+            (50, "29B112345", _BIKE, _W, _MOTO, 1900, (170, 170, 175)),
+            (95, "31F15417", _BIKE, _W, _MOTO, 2100, (30, 40, 150)),
+            (140, "29KT03579", _BIKE, _W, _MOTO, 1800, (200, 200, 205)),
+            (185, "30X198765", _BIKE, _W, _MOTO, 2200, (60, 100, 60)),
         )),
     ),
 )
-UNREADABLE_IN_BENCH = frozenset({"entry_-1500_05", "exit_+250_06"})  # glare + mud: must come out "unreadable"
+UNREADABLE_IN_BENCH = frozenset({"entry_-1500_03", "exit_+250_03"})  # glare + mud: must come out "unreadable"
 BENCH_1080P = replace(BENCH_1080P, vehicles=tuple(replace(v, readable=v.key not in UNREADABLE_IN_BENCH)
                                                   for v in BENCH_1080P.vehicles))
 

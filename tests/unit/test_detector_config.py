@@ -103,3 +103,35 @@ def test_latency_uses_the_capture_time_of_the_last_frame() -> None:
     assert latencies_s(records, "reads", {last: 10.0}) == [2.5]
     assert percentile([1.0, 2.0, 3.0, 4.0], 50) == pytest.approx(2.5)
     assert percentile([], 95) is None
+
+
+class _FakeSource:
+    camera_id, live, decode_errors, stopped_early_reason = "cam", False, 0, ""
+
+    def __init__(self, fps: float, n: int) -> None:
+        self._frames = _frames(fps, n)
+
+    def frames(self) -> Any:
+        yield from self._frames
+
+
+def test_paced_source_releases_frames_at_video_time_and_counts_them() -> None:
+    from pipeline.bench_measure import TimedSource
+
+    source = TimedSource(_FakeSource(20.0, 5), paced=True)
+    assert source.live  # a paced file behaves like a camera: the pipeline drops instead of blocking
+    import time
+
+    start = time.perf_counter()
+    frames = list(source.frames())
+    assert time.perf_counter() - start >= 0.19  # 4 intervals of 50 ms
+    walls = [source.capture_wall[f.event_time] for f in frames]
+    assert [round(b - a, 3) for a, b in itertools.pairwise(walls)] == [0.05] * 4
+    assert source.frames_yielded == 5 and source.video_s == pytest.approx(0.25)
+
+
+def test_unpaced_source_is_lossless_and_fast() -> None:
+    from pipeline.bench_measure import TimedSource
+
+    source = TimedSource(_FakeSource(1.0, 3), paced=False)
+    assert not source.live and len(list(source.frames())) == 3 and source.video_s == pytest.approx(3.0)
