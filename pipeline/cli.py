@@ -62,7 +62,9 @@ def _parser() -> argparse.ArgumentParser:
     bench = sub.add_parser("bench", help="full pipeline + embedded Kafka on reference clips: speed, latency, reads")
     bench.add_argument("--config", type=Path, default=Path("configs/bench/bench.yaml"))
     bench.add_argument("--data", type=Path, default=Path("../shared/data"), help="uses videos/ when present")
-    bench.add_argument("--out", type=Path, default=Path("out/bench"), help="bench.json and the rendered clip")
+    bench.add_argument("--out", type=Path, default=Path("out/bench"), help="where bench.json goes")
+    bench.add_argument("--clips-dir", type=Path, default=Path("out/bench/clips"),
+                       help="the rendered 1080p generator clip (made once, reused)")
     bench.add_argument("--mode", choices=["capacity", "live", "both"], default="both")
     bench.add_argument("--clip", action="append", choices=["bench_1080p25", "intel_car-detection"])
     bench.add_argument("--streams", type=int, default=1, help="cameras at once, all on the clip (GPU boxes)")

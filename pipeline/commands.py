@@ -158,7 +158,7 @@ def cmd_bench(args: argparse.Namespace) -> int:
     modes = ["capacity", "live"] if args.mode == "both" else [args.mode]
     try:
         return _with_errors(lambda: run_bench(args.config, args.data, args.out, modes, args.set, args.clip,
-                                                    args.streams))
+                                                    args.streams, args.clips_dir))
     except ValueError as exc:  # a bad --set value (pydantic's ValidationError is a ValueError)
         raise UserError(f"bench: {exc}".splitlines()[0] + f" ({' '.join(args.set)})", EXIT_CONFIG) from None
 
