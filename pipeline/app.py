@@ -208,6 +208,7 @@ def run_pipeline(loaded: LoadedConfig, sink: Sink, *, source_override: str | Non
                         independent_frames=frozenset(s.camera_id for s in sources
                                                      if isinstance(s, ImageFolderSource)),
                         min_frames=t.min_frames, max_batch=app.detectors.max_batch,
-                        max_detect_fps=app.detectors.max_detect_fps)
+                        max_detect_fps=app.detectors.max_detect_fps,
+                        vehicle_every_n=app.detectors.vehicle_every_n_detections)
     summary = pipeline.run(join_timeout_s=app.runtime.stop_timeout_s)
     return summary, counters

@@ -73,6 +73,8 @@ class DetectorsConfig(Strict):
     detect_every_n_frames: int = Field(1, ge=1, le=25, description="run detection on every n-th frame")
     max_detect_fps: float | None = Field(None, gt=0, le=120, description="detect at most this often per camera "
                                          "(event time; the tracker bridges the frames between); null = every frame")
+    vehicle_every_n_detections: int = Field(1, ge=1, le=10, description="run the vehicle model on every n-th "
+                                            "detected frame only (plates are detected on each); 1 = always")
     max_batch: int = Field(0, ge=0, le=256, description="frames per detector call across cameras; 0 = one per "
                            "camera (a GPU box gains from batching; on a CPU a batch is no faster than its frames)")
 

@@ -135,3 +135,10 @@ def test_unpaced_source_is_lossless_and_fast() -> None:
 
     source = TimedSource(_FakeSource(1.0, 3), paced=False)
     assert not source.live and len(list(source.frames())) == 3 and source.video_s == pytest.approx(3.0)
+
+
+def test_vehicle_model_runs_on_every_nth_detected_frame_and_skips_are_counted() -> None:
+    pipeline = _pipeline(vehicle_every_n=3)
+    due = [pipeline._vehicle_pass_due("cam") for _ in range(7)] + [pipeline._vehicle_pass_due("other")]
+    assert due == [True, False, False, True, False, False, True, True]
+    assert pipeline.counters.get("vehicle_passes_skipped", camera="cam") == 4
