@@ -153,14 +153,20 @@ def cmd_run(args: argparse.Namespace) -> int:
 
 
 def cmd_bench(args: argparse.Namespace) -> int:
+    from pydantic import ValidationError
+
     from pipeline.bench import run_bench
 
     modes = ["capacity", "live"] if args.mode == "both" else [args.mode]
     try:
         return _with_errors(lambda: run_bench(args.config, args.data, args.out, modes, args.set, args.clip,
                                                     args.streams, args.clips_dir))
-    except ValueError as exc:  # a bad --set value (pydantic's ValidationError is a ValueError)
-        raise UserError(f"bench: {exc}".splitlines()[0] + f" ({' '.join(args.set)})", EXIT_CONFIG) from None
+    except ValidationError as exc:  # a --set value the config rejects
+        first = exc.errors()[0]
+        where = ".".join(str(part) for part in first["loc"]) or "config"
+        raise UserError(f"bench: --set {where}: {first['msg']}", EXIT_CONFIG) from None
+    except ValueError as exc:
+        raise UserError(f"bench: {exc}", EXIT_CONFIG) from None
 
 
 def cmd_demo(args: argparse.Namespace) -> int:
