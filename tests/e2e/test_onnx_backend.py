@@ -18,6 +18,7 @@ from detectors.weights import PLATE_DETECTOR_ONNX, sha256_of
 ROOT = Path(__file__).resolve().parents[2]
 MODELS = Path(os.environ.get("LEZ_STATE_DIR", ROOT / ".state")) / "models"
 CLIP = ROOT / "sample_videos" / "demo_gateway.mp4"
+INTEL = ROOT.parent / "shared" / "data" / "videos" / "intel_car-detection.mp4"
 
 
 @pytest.fixture(scope="module")
@@ -63,14 +64,23 @@ def test_batched_plate_detection_equals_frame_by_frame(frames: list) -> None:
         _same_boxes(one, together)
 
 
-def test_vehicle_detector_matches_ultralytics_on_intel_or_demo_frames(frames: list) -> None:
+def test_vehicle_detector_matches_ultralytics_on_real_cars() -> None:
+    """The COCO model finds none of the generator's cartoon vehicles, so this compares on the real intel clip."""
+    if not INTEL.is_file() or not (MODELS / "yolov8n.onnx").is_file():
+        pytest.skip("needs ../shared/data/videos/intel_car-detection.mp4 and the models")
+    cap = cv2.VideoCapture(str(INTEL))
+    frames = [frame for i in range(377) if (frame := cap.read()[1]) is not None and i % 15 == 0]
+    cap.release()
     ultra = UltralyticsVehicleDetector(YoloSettings(MODELS / "yolov8n.onnx", conf=0.3))
     ort_model = OrtVehicleDetector(OrtSettings(MODELS / "yolov8n.onnx", conf=0.3, threads=2))
-    for frame in frames[::2]:
+    found = 0
+    for frame in frames:
         expected, got = ultra.detect([frame])[0], ort_model.detect([frame])[0]
         _same_boxes(expected, got)
         assert [d.vehicle_class for d in sorted(got, key=lambda d: -d.score)] == \
             [d.vehicle_class for d in sorted(expected, key=lambda d: -d.score)]
+        found += len(got)
+    assert found >= 5
 
 
 def test_export_sidecar_records_source_and_export_hashes() -> None:
