@@ -185,6 +185,11 @@ class Pipeline:
                 if self.stop_event.is_set():
                     break
                 self.counters.inc("frames", camera=source.camera_id)
+                # Choose the frames to detect on here, before the queue: a frame that would be skipped anyway must
+                # not push a due one out of a live camera's short queue (that would count as a drop, and read less).
+                if not self._due_for_detection(frame):
+                    self.counters.inc("frames_skipped_by_stride", camera=source.camera_id)
+                    continue
                 if not self._put(self.frames_q, frame, live=source.live, camera_id=source.camera_id, stage="detect"):
                     return
         finally:
@@ -204,10 +209,7 @@ class Pipeline:
                     open_sources.discard(item.camera_id)
                     self._put(self.detected_q, item)
                 elif isinstance(item, Frame):
-                    if self._due_for_detection(item):
-                        batch.append(item)
-                    else:
-                        self.counters.inc("frames_skipped_by_stride", camera=item.camera_id)
+                    batch.append(item)  # already chosen for detection by its capture thread
                 if len(batch) >= self.max_batch:
                     break
                 try:
@@ -218,7 +220,8 @@ class Pipeline:
 
     def _due_for_detection(self, frame: Frame) -> bool:
         """Every n-th frame, and no more often than max_detect_fps in event time (a 25 fps and a 12.5 fps camera
-        then cost the same); the tracker bridges the frames in between. Skips are counted, never silent."""
+        then cost the same); the tracker bridges the frames in between. Skips are counted, never silent.
+        Called by each camera's own capture thread, which alone touches that camera's entry."""
         if frame.seq % self.detect_every_n != 0:
             return False
         last = self._last_detected.get(frame.camera_id)
