@@ -4,7 +4,7 @@ VENV    := .venv
 BIN     := $(VENV)/bin
 STAMP   := $(VENV)/.installed-$(shell cat requirements.txt pyproject.toml | sha256sum | cut -c1-12)
 STATE   ?= .state
-MODELS  := $(STATE)/models/yolov8n.onnx $(STATE)/models/plate_detector_model_1.pt
+MODELS  := $(STATE)/models/yolov8n.onnx $(STATE)/models/plate_detector_model_1.pt $(STATE)/models/plate_detector_model_1.onnx
 DATA    ?= ../shared/data
 export LEZ_STATE_DIR := $(abspath $(STATE))
 
@@ -15,6 +15,7 @@ help:
 	@echo "make test   - set up, then run every test tier (unit, component, integration, e2e)"
 	@echo "make lint   - ruff + mypy"
 	@echo "make soak MINUTES=N - replay the sample clip in a loop for N minutes; report RSS, threads, queues"
+	@echo "make bench  - throughput, latency and read rate of the full pipeline on the reference clips"
 
 $(STAMP):
 	@test -d $(VENV) || $(PY) -m venv $(VENV)
@@ -54,3 +55,5 @@ eval: models
 MINUTES ?= 10
 soak: models
 	@$(BIN)/python -m pipeline.soak --minutes $(MINUTES)
+bench: models
+	@$(BIN)/lez-anpr bench --data $(DATA) --out out/bench

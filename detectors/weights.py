@@ -107,5 +107,15 @@ def fetch(spec: WeightSpec, models_dir: Path, wheels_dir: Path) -> Path:
     return target
 
 
-def fetch_all(models_dir: Path, wheels_dir: Path) -> dict[str, Path]:
-    return {spec.name: fetch(spec, models_dir, wheels_dir) for spec in ALL_WEIGHTS}
+PLATE_DETECTOR_ONNX = "plate_detector_model_1.onnx"  # made from PLATE_DETECTOR by `detectors.export`
+
+
+def fetch_all(models_dir: Path, wheels_dir: Path, export_onnx: bool = True) -> dict[str, Path]:
+    """Extract every pinned model file; then export the .pt plate detector to ONNX (checked against PyTorch)."""
+    paths = {spec.name: fetch(spec, models_dir, wheels_dir) for spec in ALL_WEIGHTS}
+    if export_onnx:
+        from detectors.export import export_plate_detector  # needs torch + onnx: only at set-up time
+
+        paths[f"{PLATE_DETECTOR.name}-onnx"] = export_plate_detector(paths[PLATE_DETECTOR.name],
+                                                                   models_dir / PLATE_DETECTOR_ONNX)
+    return paths

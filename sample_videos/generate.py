@@ -18,7 +18,7 @@ from typing import Any
 import cv2
 import numpy as np
 
-from sample_videos.clips import CLIPS, ClipSpec, VehicleSpec
+from sample_videos.clips import BENCH_CLIPS, CLIPS, ClipSpec, VehicleSpec
 from sample_videos.plates import BgrImage, obscure_plate, render_plate
 from sample_videos.scene import (
     composite,
@@ -224,11 +224,12 @@ def write_clip(clip: ClipSpec, out_dir: Path) -> dict[str, Any]:
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0] if __doc__ else None)
     parser.add_argument("--out", type=Path, default=Path(__file__).resolve().parent)
-    parser.add_argument("--clip", action="append", choices=[c.name for c in CLIPS], help="only these clips")
+    parser.add_argument("--clip", action="append", choices=[c.name for c in CLIPS + BENCH_CLIPS],
+                        help="only these clips (benchmark clips are made only when named)")
     args = parser.parse_args(argv)
     args.out.mkdir(parents=True, exist_ok=True)
-    for clip in CLIPS:
-        if args.clip and clip.name not in args.clip:
+    for clip in CLIPS + BENCH_CLIPS:
+        if (args.clip and clip.name not in args.clip) or (not args.clip and clip in BENCH_CLIPS):
             continue
         truth = write_clip(clip, args.out)
         size = (args.out / truth["clip"]["file"]).stat().st_size
