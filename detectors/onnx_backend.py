@@ -21,7 +21,7 @@ from typing import Any
 import numpy as np
 
 from detectors.base import BoxXYXY, ImageBGR, PlateDetection, VehicleDetection
-from detectors.weights import sha256_of
+from detectors.weights import WeightsError, sha256_of
 from detectors.yolo_postprocess import Letterbox, RawBox, decode, letterbox, to_blob
 from rules.types import VehicleClass
 
@@ -79,7 +79,7 @@ class OrtYoloModel:
         import onnxruntime as ort  # deferred: importing it costs time the CLI's --help should not pay
 
         if not settings.weights.is_file():
-            raise FileNotFoundError(f"model weights not found: {settings.weights} (run `make models`)")
+            raise WeightsError(f"model weights not found: {settings.weights} (run `make models`)")
         if settings.weights.suffix != ".onnx":
             raise DetectorBackendError(f"onnxruntime backend needs an .onnx file, got {settings.weights.name} "
                                        "(run `make models` to export it, or use type: ultralytics)")
@@ -93,7 +93,11 @@ class OrtYoloModel:
         options.add_session_config_entry("session.intra_op.allow_spinning", "0")
         options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
         providers = providers_for(settings, ort.get_available_providers())
-        self._session = ort.InferenceSession(str(settings.weights), sess_options=options, providers=providers)
+        try:
+            self._session = ort.InferenceSession(str(settings.weights), sess_options=options, providers=providers)
+        except Exception as exc:  # ORT raises its own untyped errors (InvalidProtobuf, Fail, ...) on a bad file
+            raise WeightsError(f"model file {settings.weights} cannot be loaded ({type(exc).__name__}): corrupt or "
+                               "not a model — `lez-anpr fetch-models` re-extracts it and checks its sha256") from None
         model_input = self._session.get_inputs()[0]
         self._input_name = model_input.name
         self._dtype = np.float16 if "float16" in model_input.type else np.float32

@@ -16,7 +16,7 @@ from typing import Any
 import numpy as np
 
 from detectors.base import BoxXYXY, ImageBGR, PlateDetection, VehicleDetection
-from detectors.weights import sha256_of
+from detectors.weights import WeightsError, sha256_of
 from rules.types import VehicleClass
 
 log = logging.getLogger(__name__)
@@ -58,10 +58,14 @@ class _YoloModel:
         from ultralytics.models import YOLO  # heavy import, deferred until a model is really needed
 
         if not settings.weights.is_file():
-            raise FileNotFoundError(f"model weights not found: {settings.weights} (run `make models`)")
+            raise WeightsError(f"model weights not found: {settings.weights} (run `make models`)")
         self.settings = settings
         self.sha256 = sha256_of(settings.weights)
-        self._model: Any = YOLO(str(settings.weights), task=task)
+        try:
+            self._model: Any = YOLO(str(settings.weights), task=task)
+        except Exception as exc:  # torch/ultralytics raise many kinds on a damaged file; all mean the same here
+            raise WeightsError(f"model file {settings.weights} cannot be loaded ({type(exc).__name__}): corrupt or "
+                               "not a model — `lez-anpr fetch-models` re-extracts it and checks its sha256") from None
         self._per_image = settings.weights.suffix == ".onnx"
         self._lock = threading.Lock()
 

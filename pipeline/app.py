@@ -64,6 +64,14 @@ class LoadedConfig:
     registry: RegistryLookup
     config_sha256: str
     path: Path
+    registry_rows_skipped: tuple[str, ...] = ()  # broken registry rows, each "file:line: problem"
+
+    def warnings(self) -> list[str]:
+        """What will run but not as the operator probably meant: broken registry rows, cameras without a gateway."""
+        found = [f"registry row skipped: {row}" for row in self.registry_rows_skipped]
+        found += [f"{self.path}: camera {c.id!r} has no gateway in the rules: its passages get no zone or direction"
+                  for c in self.app.cameras if self.rules.gateway_for_camera(c.id) is None]
+        return found
 
 
 def load_config(path: Path) -> LoadedConfig:
@@ -72,6 +80,7 @@ def load_config(path: Path) -> LoadedConfig:
     rules_path = resolve_relative(path, app.rules_file)
     rules = load_model(RulesConfig, rules_path)
     registry: RegistryLookup = Registry()
+    row_errors: Sequence[object] = ()
     if rules.registry_path:
         registry_path = resolve_relative(rules_path, rules.registry_path)
         if not registry_path.is_file():
@@ -84,7 +93,7 @@ def load_config(path: Path) -> LoadedConfig:
     digest = hashlib.sha256()
     for part in (path, rules_path):
         digest.update(part.read_bytes())
-    return LoadedConfig(app, rules, registry, digest.hexdigest(), path)
+    return LoadedConfig(app, rules, registry, digest.hexdigest(), path, tuple(str(e) for e in row_errors))
 
 
 def permit_key() -> bytes | None:

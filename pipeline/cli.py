@@ -15,6 +15,7 @@ from datetime import datetime
 from pathlib import Path
 
 from pipeline import offline  # noqa: F401  (imported first: the offline variables must be set before any model lib)
+from pipeline.addresses import bootstrap_problem
 
 EXIT_OK, EXIT_FAILED, EXIT_CONFIG, EXIT_INPUT, EXIT_BROKER, EXIT_MODELS, EXIT_INCOMPLETE = 0, 1, 2, 3, 4, 5, 6
 
@@ -31,6 +32,13 @@ def positive_seconds(text: str) -> float:
     return value
 
 
+def bootstrap_address(text: str) -> str:
+    problem = bootstrap_problem(text)
+    if problem:
+        raise argparse.ArgumentTypeError(problem)
+    return text
+
+
 def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="lez-anpr", description="ANPR pipeline for Hanoi's low-emission zone")
     parser.add_argument("-v", "--verbose", action="store_true", help="debug logging (may include plate text)")
@@ -40,7 +48,7 @@ def _parser() -> argparse.ArgumentParser:
     run.add_argument("--config", required=True, type=Path)
     run.add_argument("--source", help="override the camera's source: video file, image folder or stream URL")
     run.add_argument("--camera", action="append", help="only this camera id (repeatable)")
-    run.add_argument("--bootstrap", help="Kafka bootstrap HOST:PORT (overrides the config)")
+    run.add_argument("--bootstrap", type=bootstrap_address, help="Kafka bootstrap HOST:PORT (overrides the config)")
     run.add_argument("--no-kafka", action="store_true", help="do not publish to Kafka (use --out)")
     run.add_argument("--out", type=Path, help="also write every message as JSONL under this folder")
     run.add_argument("--evidence-dir", type=Path, help="evidence store folder (default: STATE/evidence)")
@@ -50,7 +58,7 @@ def _parser() -> argparse.ArgumentParser:
     val.add_argument("file", type=Path)
 
     con = sub.add_parser("consume", help="print messages from a topic, validating each against the schema")
-    con.add_argument("--bootstrap", required=True)
+    con.add_argument("--bootstrap", type=bootstrap_address, required=True)
     con.add_argument("--topic", required=True)
     con.add_argument("--from-beginning", action="store_true")
     con.add_argument("--max-idle-s", type=positive_seconds, default=10.0,
@@ -79,7 +87,8 @@ def _parser() -> argparse.ArgumentParser:
                      help="footage time of the first frame, ISO 8601 with offset, e.g. 2026-07-03T19:00:00+07:00")
     rep.add_argument("--out", required=True, type=Path, help="audit folder (rerun the same command to resume)")
     rep.add_argument("--config", type=Path, default=Path("configs/demo/demo.yaml"))
-    rep.add_argument("--bootstrap", help="publish to the audit topics on this Kafka (default: no Kafka)")
+    rep.add_argument("--bootstrap", type=bootstrap_address,
+                     help="publish to the audit topics on this Kafka (default: no Kafka)")
     rep.add_argument("--no-progress", action="store_true", help="no progress bar on stderr")
     rep.add_argument("--checkpoint-every-s", type=float, default=5.0, help="at most one checkpoint per N s")
 

@@ -67,8 +67,16 @@ def cmd_validate_config(args: argparse.Namespace) -> int:
     from pipeline.app import load_config
 
     loaded = _with_errors(lambda: load_config(args.file))
-    print(f"{args.file}: OK ({len(loaded.app.cameras)} camera(s), {len(loaded.rules.zones)} zone(s), "
-          f"{len(loaded.rules.policies)} polic(ies), {len(loaded.registry)} registry record(s))")
+    facts = (f"{len(loaded.app.cameras)} camera(s), {len(loaded.rules.zones)} zone(s), "
+             f"{len(loaded.rules.policies)} polic(ies), {len(loaded.registry)} registry record(s)")
+    warnings = loaded.warnings()
+    for warning in warnings:
+        print(f"  warning: {warning}", file=sys.stderr)
+    if warnings:
+        # `run` would start (bad rows are skipped so a box keeps working), but a checker must not say OK.
+        print(f"{args.file}: {len(warnings)} warning(s) ({facts})", file=sys.stderr)
+        return EXIT_CONFIG
+    print(f"{args.file}: OK ({facts})")
     return EXIT_OK
 
 

@@ -13,6 +13,7 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
+from pipeline.addresses import bootstrap_problem
 from rules.types import PlateColour
 
 
@@ -101,6 +102,14 @@ class KafkaConfig(Strict):
     violations_topic: str = "lez.violations.v1"
     plate_reads_topic: str = "lez.plate-reads.v1"
     enabled: bool = True
+
+    @field_validator("bootstrap")
+    @classmethod
+    def _host_port(cls, value: str) -> str:
+        problem = bootstrap_problem(value)
+        if problem:
+            raise ValueError(problem)
+        return value
 
 
 class StorageConfig(Strict):

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import shutil
 import subprocess
 import sys
 import time
@@ -13,7 +14,7 @@ import pytest
 REPO = Path(__file__).resolve().parents[2]
 CLI = REPO / ".venv" / "bin" / "lez-anpr"
 DEMO = REPO / "configs" / "demo" / "demo.yaml"
-EXIT_CONFIG, EXIT_INPUT, EXIT_BROKER = 2, 3, 4
+EXIT_CONFIG, EXIT_INPUT, EXIT_BROKER, EXIT_MODELS = 2, 3, 4, 5
 
 
 def lez(*args: str, timeout: float = 60.0) -> subprocess.CompletedProcess[str]:
@@ -115,3 +116,31 @@ def test_unreachable_broker_exits_4_quickly(tmp_path: Path) -> None:
     [line] = assert_clean_failure(result, EXIT_BROKER)
     assert line.startswith("lez-anpr: Kafka") and "127.0.0.1:1" in line
     assert elapsed < 20
+
+
+def test_unknown_camera_id_is_a_config_error(tmp_path: Path) -> None:
+    result = lez("run", "--config", str(DEMO), "--camera", "nope", "--no-kafka", "--out", str(tmp_path / "out"))
+    assert_clean_failure(result, EXIT_CONFIG)
+    assert "no camera with id 'nope' (known: demo-cam-1)" in result.stderr
+
+
+@pytest.mark.parametrize("damage", ["missing", "truncated"])
+def test_missing_or_damaged_model_file_exits_5(tmp_path: Path, damage: str) -> None:
+    """Models are checked where they are loaded, before a frame is read: exit 5 and the command that fixes it."""
+    models = Path(os.environ.get("LEZ_STATE_DIR", str(REPO / ".state"))) / "models"
+    if not (models / "yolov8n.onnx").is_file():
+        pytest.skip("models not extracted: run `make models`")
+    state = tmp_path / "state"
+    shutil.copytree(models, state / "models")
+    target = state / "models" / "yolov8n.onnx"
+    if damage == "missing":
+        target.unlink()
+    else:
+        target.write_bytes(target.read_bytes()[:1000])
+    env_state = {"LEZ_STATE_DIR": str(state)}
+    command = [str(CLI)] if CLI.exists() else [sys.executable, "-m", "pipeline.cli"]
+    result = subprocess.run([*command, "run", "--config", str(DEMO), "--no-kafka", "--out", str(tmp_path / "out")],
+                            cwd=REPO, env=dict(os.environ, **env_state), capture_output=True, text=True,
+                            timeout=300, check=False)
+    assert_clean_failure(result, EXIT_MODELS)
+    assert "yolov8n.onnx" in result.stderr and ("make models" in result.stderr or "fetch-models" in result.stderr)

@@ -1,0 +1,69 @@
+"""Mistakes an operator makes, each one clear line and the documented exit code (found by a new user's try-out)."""
+
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+
+import pytest
+
+from pipeline.addresses import bootstrap_problem
+from pipeline.app import load_config
+from pipeline.cli import EXIT_CONFIG, EXIT_OK, main
+from pipeline.config import KafkaConfig
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+@pytest.mark.parametrize(("text", "problem"), [
+    ("127.0.0.1:9092", None), ("a:1,b:65535", None), ("broker.example:9093", None),
+    ("notaport", "is not HOST:PORT"), (":9092", "is not HOST:PORT"), ("127.0.0.1:99999", "port must be"),
+    ("127.0.0.1:x", "port must be"), ("", "empty"),
+])
+def test_bootstrap_addresses(text: str, problem: str | None) -> None:
+    found = bootstrap_problem(text)
+    assert (found is None) if problem is None else (found is not None and problem in found)
+
+
+def test_bad_bootstrap_in_config_names_the_key() -> None:
+    with pytest.raises(ValueError, match="is not HOST:PORT"):
+        KafkaConfig(bootstrap="kafka-without-port")
+
+
+def test_bad_bootstrap_flag_is_a_usage_error(capsys: pytest.CaptureFixture[str]) -> None:
+    with pytest.raises(SystemExit) as exc:
+        main(["run", "--config", str(ROOT / "configs/demo/demo.yaml"), "--bootstrap", "notaport"])
+    assert exc.value.code == 2 and "'notaport' is not HOST:PORT" in capsys.readouterr().err
+
+
+def _demo_copy(tmp_path: Path) -> Path:
+    folder = tmp_path / "box"
+    shutil.copytree(ROOT / "configs/demo", folder)
+    clip = (ROOT / "sample_videos/demo_gateway.mp4").as_posix()
+    text = (folder / "demo.yaml").read_text().replace("../../sample_videos/demo_gateway.mp4", clip)
+    (folder / "demo.yaml").write_text(text)
+    return folder
+
+
+def test_validate_config_fails_on_skipped_registry_rows(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    folder = _demo_copy(tmp_path)
+    with (folder / "registry.csv").open("a") as handle:
+        handle.write("NOT-A-PLATE,car,petrol,3,false,2024-01-01,,,\n")
+    assert main(["validate-config", str(folder / "demo.yaml")]) == EXIT_CONFIG
+    err = capsys.readouterr().err
+    assert "registry row skipped: " in err and "registry.csv:" in err and "1 warning(s)" in err
+
+
+def test_validate_config_warns_about_a_camera_without_gateway(tmp_path: Path,
+                                                              capsys: pytest.CaptureFixture[str]) -> None:
+    folder = _demo_copy(tmp_path)
+    text = (folder / "rules.yaml").read_text().replace("camera_id: demo-cam-1", "camera_id: other-cam")
+    (folder / "rules.yaml").write_text(text)
+    assert main(["validate-config", str(folder / "demo.yaml")]) == EXIT_CONFIG
+    assert "camera 'demo-cam-1' has no gateway" in capsys.readouterr().err
+
+
+def test_validate_config_ok_on_the_shipped_configs(capsys: pytest.CaptureFixture[str]) -> None:
+    for config in ("configs/demo/demo.yaml", "configs/example-gateway.yaml", "configs/audit-intel/box.yaml"):
+        assert main(["validate-config", str(ROOT / config)]) == EXIT_OK, capsys.readouterr().err
+        assert load_config(ROOT / config).warnings() == []
