@@ -56,7 +56,9 @@ def test_broker_killed_mid_clip_and_restarted_loses_nothing(box: Path, tmp_path:
         broker.kill()
         wait_for(lambda: run.metric("anpr_passages_total") >= 2, 300, "passages while the broker is down", run)
         assert run.metric("anpr_outbox_pending") >= 1  # held in the outbox, the frame path did not wait
-        assert run.metric("anpr_delivery_failures") >= 1
+        # The publisher counts a failure when its next attempt after the kill fails; with fast detectors the
+        # passages can come before that attempt, so wait for it (bounded) rather than expect it already.
+        wait_for(lambda: run.metric("anpr_delivery_failures") >= 1, 120, "a counted delivery failure", run)
         broker.start()  # same port, empty: create the topics before the publisher's next attempt
         ensure_topics(broker.bootstrap, TOPICS)
         code, report = run.wait()
