@@ -66,12 +66,9 @@ class LoadedConfig:
     path: Path
     registry_rows_skipped: tuple[str, ...] = ()  # broken registry rows, each "file:line: problem"
 
-    def warnings(self) -> list[str]:
-        """What will run but not as the operator probably meant: broken registry rows, cameras without a gateway."""
-        found = [f"registry row skipped: {row}" for row in self.registry_rows_skipped]
-        found += [f"{self.path}: camera {c.id!r} has no gateway in the rules: its passages get no zone or direction"
-                  for c in self.app.cameras if self.rules.gateway_for_camera(c.id) is None]
-        return found
+    def cameras_without_gateway(self) -> list[str]:
+        """Cameras that will run but decide nothing: no gateway in the rules means no zone and no direction."""
+        return [c.id for c in self.app.cameras if self.rules.gateway_for_camera(c.id) is None]
 
 
 def load_config(path: Path) -> LoadedConfig:

@@ -69,12 +69,15 @@ def cmd_validate_config(args: argparse.Namespace) -> int:
     loaded = _with_errors(lambda: load_config(args.file))
     facts = (f"{len(loaded.app.cameras)} camera(s), {len(loaded.rules.zones)} zone(s), "
              f"{len(loaded.rules.policies)} polic(ies), {len(loaded.registry)} registry record(s)")
-    warnings = loaded.warnings()
-    for warning in warnings:
-        print(f"  warning: {warning}", file=sys.stderr)
-    if warnings:
+    unrouted = loaded.cameras_without_gateway()
+    for camera in unrouted:
+        print(f"lez-anpr: {args.file}: camera {camera!r} has no gateway in the rules (no zone, no direction)",
+              file=sys.stderr)
+    skipped = len(loaded.registry_rows_skipped)  # each already logged with its file and line by load_config
+    if unrouted or skipped:
         # `run` would start (bad rows are skipped so a box keeps working), but a checker must not say OK.
-        print(f"{args.file}: {len(warnings)} warning(s) ({facts})", file=sys.stderr)
+        print(f"lez-anpr: {args.file}: NOT OK: {skipped} registry row(s) skipped, {len(unrouted)} camera(s) "
+              f"without gateway ({facts})", file=sys.stderr)
         return EXIT_CONFIG
     print(f"{args.file}: OK ({facts})")
     return EXIT_OK

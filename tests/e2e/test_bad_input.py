@@ -134,8 +134,9 @@ def test_registry_with_broken_rows_loads_the_good_ones_and_names_the_bad(tmp_pat
     config = tmp_path / "box.yaml"
     config.write_text("site_id: t\nrules_file: rules.yaml\ncameras:\n  - id: demo-cam-1\n    source: clip.mp4\n")
     result = lez("validate-config", str(config), timeout=60)
-    assert result.returncode == 0, result.stderr
-    assert f"{len(good)} registry record(s)" in result.stdout
+    # `run` would load the good rows and go on; the checker says NOT OK (exit 2) with the count.
+    assert result.returncode == 2, result.stderr
+    assert f"{len(good)} registry record(s)" in result.stderr and "NOT OK: 3 registry row(s) skipped" in result.stderr
     skipped = [line for line in result.stderr.splitlines() if "registry row skipped" in line]
     assert len(skipped) == 3 and "spaceship" in skipped[0]
     assert "30B99999" not in result.stderr  # no plate text in the log
