@@ -12,26 +12,19 @@ sha256 elsewhere (e.g. with the case file) to close that gap.
 
 from __future__ import annotations
 
-import hashlib
 import json
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from sinks.evidence import sha256_file
 from sinks.evidence import verify as verify_evidence_store
 
 MANIFEST_NAME = "manifest.json"
 FORMAT = "lez-anpr-audit/1"
 EVIDENCE_DIR, MESSAGES_DIR = "evidence", "messages"
 
-
-def sha256_file(path: Path) -> str:
-    digest = hashlib.sha256()
-    with path.open("rb") as fh:
-        for chunk in iter(lambda: fh.read(1 << 20), b""):
-            digest.update(chunk)
-    return digest.hexdigest()
 
 
 def _evidence_files(out_dir: Path) -> dict[str, str]:

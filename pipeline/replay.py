@@ -38,7 +38,7 @@ from typing import Any
 
 from pipeline import replay_checkpoint as cp
 from pipeline.app import SOFTWARE_VERSION, LoadedConfig, RunHooks, run_pipeline
-from pipeline.audit_manifest import EVIDENCE_DIR, MANIFEST_NAME, MESSAGES_DIR, sha256_file, write_manifest
+from pipeline.audit_manifest import EVIDENCE_DIR, MANIFEST_NAME, MESSAGES_DIR, write_manifest
 from pipeline.audit_report import ReplayFacts, build_rows, summary_counts, write_reports
 from pipeline.config import resolve_relative
 from pipeline.emit import SiteFacts, Topics
@@ -48,6 +48,7 @@ from pipeline.replay_parts import Checkpointer, GateSink, ResumingSource
 from pipeline.runtime import FrameSource, RunSummary, Status
 from pipeline.sources import SourceError, is_stream_url
 from sinks.base import Sink
+from sinks.evidence import sha256_file
 from sinks.fanout import FanoutSink
 from sinks.jsonl import JsonlSink
 from sinks.schema import TOPIC_PLATE_READS_AUDIT, TOPIC_VIOLATIONS_AUDIT

@@ -150,7 +150,7 @@ def verify_report(root: Path) -> tuple[int, list[Mismatch]]:
     for path in files:
         rel = path.relative_to(root).as_posix()
         expected = path.name.removesuffix(_SUFFIX)
-        actual = _sha256_file(path)
+        actual = sha256_file(path)
         if not _SHA_RE.match(expected) or rel != relative_path(expected):
             mismatches.append(Mismatch(rel, expected, actual, "unexpected file name or location"))
         elif actual != expected:
@@ -166,13 +166,14 @@ def verify_refs(root: Path, refs: Iterable[EvidenceRef]) -> list[Mismatch]:
         if not path.is_file():
             mismatches.append(Mismatch(ref.path, ref.sha256, "", "referenced by a message but missing (purged?)"))
             continue
-        actual = _sha256_file(path)
+        actual = sha256_file(path)
         if actual != ref.sha256 or ref.path != relative_path(ref.sha256):
             mismatches.append(Mismatch(ref.path, ref.sha256, actual, "does not match the message's sha256"))
     return mismatches
 
 
-def _sha256_file(path: Path) -> str:
+def sha256_file(path: Path) -> str:
+    """The sha256 of a file's bytes, read in 1 MiB chunks (evidence, recordings, audit folders)."""
     digest = hashlib.sha256()
     with path.open("rb") as fh:
         for chunk in iter(lambda: fh.read(1 << 20), b""):
