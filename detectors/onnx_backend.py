@@ -21,7 +21,7 @@ from typing import Any
 import numpy as np
 
 from detectors.base import BoxXYXY, ImageBGR, PlateDetection, VehicleDetection
-from detectors.weights import WeightsError, sha256_of
+from detectors.weights import WeightsError, check_pinned, sha256_of
 from detectors.yolo_postprocess import Letterbox, RawBox, decode, letterbox, to_blob
 from rules.types import VehicleClass
 
@@ -85,6 +85,7 @@ class OrtYoloModel:
                                        "(run `make models` to export it, or use type: ultralytics)")
         self.settings = settings
         self.sha256 = sha256_of(settings.weights)
+        check_pinned(settings.weights, self.sha256)
         options = ort.SessionOptions()
         # Threads sized to the cores: ORT's default (one per core per session, plus spinning) fights the other
         # stages on a 2-core box. Spinning off: an idle detector must not burn the OCR's core.

@@ -16,7 +16,7 @@ from typing import Any
 import numpy as np
 
 from detectors.base import BoxXYXY, ImageBGR, PlateDetection, VehicleDetection
-from detectors.weights import WeightsError, sha256_of
+from detectors.weights import WeightsError, check_pinned, sha256_of
 from rules.types import VehicleClass
 
 log = logging.getLogger(__name__)
@@ -61,6 +61,7 @@ class _YoloModel:
             raise WeightsError(f"model weights not found: {settings.weights} (run `make models`)")
         self.settings = settings
         self.sha256 = sha256_of(settings.weights)
+        check_pinned(settings.weights, self.sha256)
         try:
             self._model: Any = YOLO(str(settings.weights), task=task)
         except Exception as exc:  # torch/ultralytics raise many kinds on a damaged file; all mean the same here

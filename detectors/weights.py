@@ -9,6 +9,7 @@ never imported or installed (pyplatex's own dependencies conflict with ours).
 from __future__ import annotations
 
 import hashlib
+import json
 import logging
 import subprocess
 import sys
@@ -61,6 +62,23 @@ def sha256_of(path: Path) -> str:
         for chunk in iter(lambda: handle.read(1 << 20), b""):
             digest.update(chunk)
     return digest.hexdigest()
+
+
+def check_pinned(path: Path, actual_sha256: str) -> None:
+    """Refuse a model file that carries a pinned name but not its pinned bytes (damaged, or swapped by hand).
+
+    Evidence names the model by hash; a box must not decide on a model nobody vetted. An exported file is
+    checked against the hash its export sidecar recorded. Files of other names (a site's own model) pass."""
+    pinned = {spec.filename: spec.sha256 for spec in ALL_WEIGHTS}.get(path.name)
+    sidecar = path.with_name(path.name + ".json")
+    if pinned is None and sidecar.is_file():
+        try:
+            pinned = json.loads(sidecar.read_text(encoding="utf-8")).get("sha256")
+        except (json.JSONDecodeError, OSError):
+            pinned = None
+    if pinned is not None and actual_sha256 != pinned:
+        raise WeightsError(f"model file {path} has sha256 {actual_sha256[:12]}…, expected {pinned[:12]}…: damaged "
+                           "or replaced — `lez-anpr fetch-models` (or `make models`) restores it")
 
 
 def resolve(spec: WeightSpec, models_dir: Path) -> Path:

@@ -75,6 +75,8 @@ def load_config(path: Path) -> LoadedConfig:
     """Validate the box config, its rules file and its registry; errors name file, line and key."""
     app = load_model(AppConfig, path)
     rules_path = resolve_relative(path, app.rules_file)
+    if not rules_path.is_file():
+        raise ConfigError([f"{path}: rules_file: file not found: {rules_path}"])
     rules = load_model(RulesConfig, rules_path)
     registry: RegistryLookup = Registry()
     row_errors: Sequence[object] = ()
@@ -161,10 +163,18 @@ def build_source(camera: CameraConfig, source_override: str | None, config_path:
                  live: LiveCameraConfig | None = None) -> FrameSource:
     """A command-line source is relative to the working folder; a config's source to the config file."""
     source = source_override or camera.source
-    start = camera.start_time or DEFAULT_START_TIME
     if is_stream_url(source):
         return StreamSource(source, camera.id, settings=stream_settings(live) if live else None)
     path = Path(source) if source_override else resolve_relative(config_path, source)
+    start = camera.start_time
+    if start is None:
+        if path.exists():
+            # A recording's event time is its container timestamps + this start: a made-up start would put
+            # evidence at a time nobody filmed it, and rules (time windows) would decide on it.
+            raise ConfigError([f"{config_path}: cameras.{camera.id}.start_time: required for a video file or image "
+                               "folder (footage time of its first frame, ISO 8601 with offset); `replay` takes "
+                               "--start-time"])
+        start = DEFAULT_START_TIME  # never used: the source reports the missing file first
     if path.is_dir():
         return ImageFolderSource(path, camera.id, start, camera.image_fps)
     return VideoFileSource(path, camera.id, start)

@@ -9,6 +9,8 @@ from __future__ import annotations
 import argparse
 import json
 import logging
+import os
+import sqlite3
 import sys
 from collections.abc import Sequence
 from datetime import datetime
@@ -141,10 +143,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     logging.getLogger("kafka").setLevel(logging.DEBUG if args.verbose else logging.CRITICAL)
     from pipeline import commands, data_commands  # deferred: keeps `--help` fast and the offline env first
 
-    if args.command in data_commands.COMMANDS:
-        return data_commands.run(args)
-
     try:
+        if args.command in data_commands.COMMANDS:
+            return data_commands.run(args)
         handler = getattr(commands, "cmd_" + args.command.replace("-", "_"))
         return int(handler(args))
     except KeyboardInterrupt:
@@ -153,6 +154,19 @@ def main(argv: Sequence[str] | None = None) -> int:
     except commands.UserError as exc:
         print(f"lez-anpr: {exc}", file=sys.stderr)
         return exc.exit_code
+    except BrokenPipeError:
+        # The reader went away (`lez-anpr consume --json | head`): not a failure; keep Python's exit quiet too.
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return EXIT_OK
+    except sqlite3.DatabaseError as exc:
+        print(f"lez-anpr: not a SQLite database, or a damaged one: {exc}", file=sys.stderr)
+        return EXIT_INPUT
+    except OSError as exc:
+        # A path or port the operator gave that cannot be used (a file where a folder is needed, no permission,
+        # a port in use): one line naming it, never a traceback.
+        where = f": {exc.filename}" if exc.filename else ""
+        print(f"lez-anpr: {exc.strerror or exc}{where}", file=sys.stderr)
+        return EXIT_INPUT
 
 
 def print_json(obj: object) -> None:

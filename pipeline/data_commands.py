@@ -37,7 +37,7 @@ def add_parsers(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> Non
     purge = ev_sub.add_parser("purge", help="delete evidence older than the retention period")
     purge.add_argument("dir", nargs="?", type=Path, help="evidence folder (default: STATE/evidence)")
     group = purge.add_mutually_exclusive_group(required=True)
-    group.add_argument("--days", type=float, help="retention in days")
+    group.add_argument("--days", type=_non_negative_days, help="retention in days")
     group.add_argument("--config", type=Path, help="take storage.evidence_retention_days from this box config")
 
     reg = sub.add_parser("registry", help="import the vehicle registry into SQLite, or look a plate up")
@@ -67,7 +67,7 @@ def add_parsers(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> Non
     source.add_argument("--image", type=Path, help="read the payload from a photo of the permit's QR code")
     check.add_argument("--plate")
     check.add_argument("--zone")
-    check.add_argument("--on", help="local date to check validity on, YYYY-MM-DD")
+    check.add_argument("--on", help="local date to check validity on, YYYY-MM-DD (default: today in Hanoi)")
 
 
 def run(args: argparse.Namespace) -> int:
@@ -189,7 +189,16 @@ def _date(text: str, flag: str) -> date:
 
 def _permit(args: argparse.Namespace) -> int:
     from rules import plate_grammar
-    from rules.permits import PermitKeyError, SignedPermit, check_permit, key_from_env, sign_permit, verify_signature
+    from rules.permits import (
+        PermitCheck,
+        PermitKeyError,
+        PermitStatus,
+        SignedPermit,
+        check_permit,
+        key_from_env,
+        sign_permit,
+        verify_signature,
+    )
 
     try:
         key = key_from_env()
@@ -210,13 +219,20 @@ def _permit(args: argparse.Namespace) -> int:
         print(payload)
         return EXIT_OK
     payload = args.payload if args.image is None else _payload_from_image(args.image)
-    if args.plate or args.zone or args.on:
-        if not (args.plate and args.zone and args.on):
-            raise DataCommandError("give --plate, --zone and --on together (or none: signature only)", EXIT_CONFIG)
+    if args.plate or args.zone:
+        if not (args.plate and args.zone):
+            raise DataCommandError("give --plate and --zone together (or neither: signature and dates only)",
+                                   EXIT_CONFIG)
         result = check_permit(payload, key, plate=plate_grammar.normalise(args.plate), zone_id=args.zone,
-                              on=_date(args.on, "--on"))
+                              on=_check_date(args.on))
     else:
         result = verify_signature(payload, key)
+        on = _check_date(args.on)
+        # A good signature on a permit outside its dates is not a valid permit: say which way it is out.
+        if result.permit is not None and result.valid and on > result.permit.valid_to:
+            result = PermitCheck(PermitStatus.EXPIRED, result.permit)
+        elif result.permit is not None and result.valid and on < result.permit.valid_from:
+            result = PermitCheck(PermitStatus.NOT_YET_VALID, result.permit)
     permit_info = None
     if result.permit is not None:
         p = result.permit
@@ -224,6 +240,25 @@ def _permit(args: argparse.Namespace) -> int:
                        "to": p.valid_to.isoformat()}
     print(json.dumps({"status": result.status.value, "permit": permit_info}, sort_keys=True))
     return EXIT_OK if result.valid else EXIT_FAILED
+
+
+def _non_negative_days(text: str) -> float:
+    try:
+        days = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a number of days: {text!r}") from None
+    if days < 0:
+        raise argparse.ArgumentTypeError(f"must be 0 or more days, got {text}")
+    return days
+
+
+def _check_date(text: str | None) -> date:
+    """`--on`, or today in Hanoi: a permit is checked against the day it is shown unless told otherwise."""
+    if text:
+        return _date(text, "--on")
+    from zoneinfo import ZoneInfo
+
+    return datetime.now(ZoneInfo("Asia/Ho_Chi_Minh")).date()
 
 
 def _write_qr(payload: str, path: Path) -> None:

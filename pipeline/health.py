@@ -203,7 +203,11 @@ class HealthServer:
 
     def __init__(self, monitor: HealthMonitor, counters: Counters, host: str = "127.0.0.1", port: int = 0) -> None:
         handler = _handler_for(monitor, counters)
-        self._server = ThreadingHTTPServer((host, port), handler)
+        try:
+            self._server = ThreadingHTTPServer((host, port), handler)
+        except OSError as exc:  # port taken (another box, another service): say which, in the config's words
+            raise OSError(exc.errno, f"health endpoint cannot listen on {host}:{port} ({exc.strerror}); "
+                                     "change health.port (0 = any free port)") from None
         self._server.daemon_threads = True
         self.host, self.port = host, int(self._server.server_address[1])
         self._thread = threading.Thread(target=self._server.serve_forever, kwargs={"poll_interval": 0.2},

@@ -35,14 +35,31 @@ def read_permit_payloads(image: Image) -> tuple[str, ...]:
     """Every signed-permit payload found in a BGR or grey image, in detection order, without duplicates."""
     if image.size == 0:
         return ()
-    detector = cv2.QRCodeDetector()
     found: list[str] = []
-    ok, texts, _points, _ = detector.detectAndDecodeMulti(image)
-    candidates = list(texts) if ok else []
-    if not candidates:
-        text, _pts, _ = detector.detectAndDecode(image)
-        candidates = [text] if text else []
-    for text in candidates:
-        if text and is_signed_permit(text) and text not in found:
-            found.append(text)
+    for attempt in _attempts(image):
+        for text in _decode(attempt):
+            if text and is_signed_permit(text) and text not in found:
+                found.append(text)
+        if found:
+            break
     return tuple(found)
+
+
+def _attempts(image: Image) -> list[Image]:
+    """The image, then half its size: OpenCV's detector misses some crisp large codes at full scale (seen on
+    codes this module renders itself) and finds them once the modules are smaller."""
+    half: Image = cv2.resize(image, None, fx=0.5, fy=0.5, interpolation=cv2.INTER_AREA)
+    return [image, half] if min(half.shape[:2]) >= 21 else [image]
+
+
+def _decode(image: Image) -> list[str]:
+    texts: list[str] = []
+    for detector in (cv2.QRCodeDetector(), cv2.QRCodeDetectorAruco()):
+        ok, multi, _points, _ = detector.detectAndDecodeMulti(image)
+        texts += [t for t in multi if t] if ok else []
+        if not texts:
+            text, _pts, _ = detector.detectAndDecode(image)
+            texts += [text] if text else []
+        if texts:
+            break
+    return texts

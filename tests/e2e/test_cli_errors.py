@@ -124,7 +124,7 @@ def test_unknown_camera_id_is_a_config_error(tmp_path: Path) -> None:
     assert "no camera with id 'nope' (known: demo-cam-1)" in result.stderr
 
 
-@pytest.mark.parametrize("damage", ["missing", "truncated"])
+@pytest.mark.parametrize("damage", ["missing", "truncated", "two-bytes-changed"])
 def test_missing_or_damaged_model_file_exits_5(tmp_path: Path, damage: str) -> None:
     """Models are checked where they are loaded, before a frame is read: exit 5 and the command that fixes it."""
     models = Path(os.environ.get("LEZ_STATE_DIR", str(REPO / ".state"))) / "models"
@@ -135,8 +135,13 @@ def test_missing_or_damaged_model_file_exits_5(tmp_path: Path, damage: str) -> N
     target = state / "models" / "yolov8n.onnx"
     if damage == "missing":
         target.unlink()
-    else:
+    elif damage == "truncated":
         target.write_bytes(target.read_bytes()[:1000])
+    else:  # still loads as a model: only the pinned sha256 tells it is not the vetted one
+        data = bytearray(target.read_bytes())
+        data[-10] ^= 1
+        data[-20] ^= 1
+        target.write_bytes(bytes(data))
     env_state = {"LEZ_STATE_DIR": str(state)}
     command = [str(CLI)] if CLI.exists() else [sys.executable, "-m", "pipeline.cli"]
     result = subprocess.run([*command, "run", "--config", str(DEMO), "--no-kafka", "--out", str(tmp_path / "out")],

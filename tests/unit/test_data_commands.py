@@ -109,6 +109,13 @@ def test_permit_issue_and_verify(monkeypatch: pytest.MonkeyPatch, capsys: pytest
     assert json.loads(capsys.readouterr().out)["status"] == "valid"
     assert main([*check, "--on", "2026-08-01"]) == 1
     assert json.loads(capsys.readouterr().out)["status"] == "expired"
+    # Signature only (no --plate/--zone): dates still count, today in Hanoi unless --on says otherwise.
+    assert main(["permit", "verify", payload, "--on", "2026-08-01"]) == 1
+    assert json.loads(capsys.readouterr().out)["status"] == "expired"
+    assert main(["permit", "verify", payload, "--on", "2026-06-30"]) == 1
+    assert json.loads(capsys.readouterr().out)["status"] == "not_yet_valid"
+    assert main(["permit", "verify", payload, "--on", "2026-07-15"]) == 0
+    assert json.loads(capsys.readouterr().out)["status"] == "valid"
     assert main(["permit", "verify", payload[:-2] + ("AA" if payload[-2:] != "AA" else "BB")]) == 1
     assert json.loads(capsys.readouterr().out)["status"] == "bad_signature"
     monkeypatch.delenv("LEZ_PERMIT_KEY")

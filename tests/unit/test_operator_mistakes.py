@@ -69,3 +69,34 @@ def test_validate_config_ok_on_the_shipped_configs(capsys: pytest.CaptureFixture
         assert main(["validate-config", str(ROOT / config)]) == EXIT_OK, capsys.readouterr().err
         loaded = load_config(ROOT / config)
         assert loaded.cameras_without_gateway() == [] and loaded.registry_rows_skipped == ()
+
+
+def test_file_camera_without_start_time_is_refused_not_stamped_with_a_made_up_time(
+        tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    folder = _demo_copy(tmp_path)
+    text = (folder / "demo.yaml").read_text()
+    (folder / "demo.yaml").write_text("\n".join(line for line in text.splitlines() if "start_time" not in line))
+    code = main(["run", "--config", str(folder / "demo.yaml"), "--no-kafka", "--out", str(tmp_path / "out")])
+    assert code == EXIT_CONFIG
+    assert "cameras.demo-cam-1.start_time: required for a video file" in capsys.readouterr().err
+
+
+def test_paths_that_cannot_be_used_are_one_line_not_a_traceback(tmp_path: Path,
+                                                                capsys: pytest.CaptureFixture[str]) -> None:
+    not_a_db = tmp_path / "notes.txt"
+    not_a_db.write_text("plain text, not SQLite\n" * 200)
+    assert main(["registry", "import", str(ROOT / "configs/demo/registry.csv"), "--db", str(not_a_db)]) == 3
+    assert "not a SQLite database" in capsys.readouterr().err
+    with pytest.raises(SystemExit) as exc:
+        main(["evidence", "purge", str(tmp_path), "--days", "-1"])
+    assert exc.value.code == 2 and "must be 0 or more days" in capsys.readouterr().err
+
+
+def test_missing_rules_file_names_the_key(tmp_path: Path) -> None:
+    from pipeline.yaml_config import ConfigError
+
+    folder = _demo_copy(tmp_path)
+    text = (folder / "demo.yaml").read_text().replace("rules_file: rules.yaml", "rules_file: nope.yaml")
+    (folder / "demo.yaml").write_text(text)
+    with pytest.raises(ConfigError, match=r"demo\.yaml: rules_file: file not found: .*nope\.yaml"):
+        load_config(folder / "demo.yaml")
