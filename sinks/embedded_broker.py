@@ -30,6 +30,17 @@ from types import TracebackType
 LOOPBACK = "127.0.0.1"
 
 
+def _port_free(port: int) -> bool:
+    """Whether 127.0.0.1:port can be bound now (SO_REUSEADDR: a just-killed broker's TIME_WAIT does not count)."""
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
+        probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            probe.bind(("127.0.0.1", port))
+        except OSError:
+            return False
+    return True
+
+
 class BrokerStartError(RuntimeError):
     """The embedded broker could not be started or did not become ready in time."""
 
@@ -107,10 +118,15 @@ class EmbeddedBroker:
         if not os.access(binary, os.X_OK):
             raise BrokerStartError(f"tansu binary not executable: {binary}")
         attempts = 1 if self._requested_port else 3
+        if self._requested_port and not _port_free(self.port):
+            # Another broker on that port would answer the readiness probe and look like ours.
+            raise BrokerStartError(f"port {self.port} on 127.0.0.1 is already in use")
         for attempt in range(attempts):
             self._spawn(binary)
             try:
                 wait_until_ready(self.bootstrap, self.ready_timeout_s)
+                if self._proc is not None and self._proc.poll() is not None:
+                    raise BrokerStartError(f"tansu exited at start (port {self.port} taken?)")
                 return self
             except BrokerStartError:
                 exited = self._proc is not None and self._proc.poll() is not None
@@ -191,6 +207,12 @@ def _cli_start(port: int, pidfile: Path, logfile: Path | None, timeout_s: float)
             print(f"broker already running (pid {pid}, pidfile {pidfile})", file=sys.stderr)
             return 0
     pidfile.parent.mkdir(parents=True, exist_ok=True)
+    if not 0 <= port < 65536:
+        print(f"error: port must be 0 (any free port) to 65535, got {port}", file=sys.stderr)
+        return 2
+    if port and not _port_free(port):
+        print(f"error: port {port} on {LOOPBACK} is already in use", file=sys.stderr)
+        return 1
     port = port or free_port()
     log = open(logfile, "ab") if logfile else subprocess.DEVNULL  # noqa: SIM115 - handed to the child
     proc = subprocess.Popen(

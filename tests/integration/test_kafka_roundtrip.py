@@ -129,3 +129,11 @@ def test_broker_killed_and_restarted_loses_nothing_from_outbox(kafka_broker: Emb
     # Everything accepted while the broker was down arrived exactly once after dedup, nothing invalid.
     assert stats.ids >= {str(v.violation_id) for v in during}
     assert stats.invalid == 0
+
+
+def test_a_second_broker_on_a_taken_port_fails_instead_of_claiming_the_first(fresh_broker: EmbeddedBroker) -> None:
+    from sinks.embedded_broker import BrokerStartError
+
+    with pytest.raises(BrokerStartError, match="already in use"):
+        EmbeddedBroker(port=fresh_broker.port).start()
+    check_broker(fresh_broker.bootstrap, timeout_s=2.0)  # the first one is untouched
