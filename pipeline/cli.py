@@ -92,7 +92,7 @@ def _parser() -> argparse.ArgumentParser:
     rep.add_argument("--bootstrap", type=bootstrap_address,
                      help="publish to the audit topics on this Kafka (default: no Kafka)")
     rep.add_argument("--no-progress", action="store_true", help="no progress bar on stderr")
-    rep.add_argument("--checkpoint-every-s", type=float, default=5.0, help="at most one checkpoint per N s")
+    rep.add_argument("--checkpoint-every-s", type=positive_seconds, default=5.0, help="at most one checkpoint per N s")
 
     aud = sub.add_parser("audit", help="audit folder tools")
     aud_sub = aud.add_subparsers(dest="audit_command", required=True)
