@@ -41,6 +41,12 @@ def bootstrap_address(text: str) -> str:
     return text
 
 
+def non_negative_seconds(text: str) -> float:
+    if text.strip() and text.strip().lstrip("+").replace(".", "", 1).strip("0") == "":
+        return 0.0  # "0", "0.0", "+0": allowed here (e.g. a checkpoint at every idle point)
+    return positive_seconds(text)
+
+
 def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="lez-anpr", description="ANPR pipeline for Hanoi's low-emission zone")
     parser.add_argument("-v", "--verbose", action="store_true", help="debug logging (may include plate text)")
@@ -92,7 +98,8 @@ def _parser() -> argparse.ArgumentParser:
     rep.add_argument("--bootstrap", type=bootstrap_address,
                      help="publish to the audit topics on this Kafka (default: no Kafka)")
     rep.add_argument("--no-progress", action="store_true", help="no progress bar on stderr")
-    rep.add_argument("--checkpoint-every-s", type=positive_seconds, default=5.0, help="at most one checkpoint per N s")
+    rep.add_argument("--checkpoint-every-s", type=non_negative_seconds, default=5.0,
+                     help="at most one checkpoint per N s (0: at every idle point)")
 
     aud = sub.add_parser("audit", help="audit folder tools")
     aud_sub = aud.add_subparsers(dest="audit_command", required=True)
