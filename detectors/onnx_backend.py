@@ -20,18 +20,10 @@ from typing import Any
 
 import numpy as np
 
-from detectors.base import BoxXYXY, ImageBGR, PlateDetection, VehicleDetection
+from detectors.base import ImageBGR
 from detectors.weights import WeightsError, check_pinned, sha256_of
+from detectors.yolo_detectors import YoloPlateDetector, YoloVehicleDetector
 from detectors.yolo_postprocess import Letterbox, RawBox, decode, letterbox, to_blob
-from rules.types import VehicleClass
-
-COCO_VEHICLE_CLASSES: dict[int, VehicleClass] = {
-    2: VehicleClass.CAR,
-    3: VehicleClass.MOTORCYCLE,
-    5: VehicleClass.BUS,
-    7: VehicleClass.TRUCK,
-}
-
 
 STRIDE = 32  # YOLOv8's largest feature-map stride: a dynamic input must be a multiple of it
 
@@ -138,25 +130,11 @@ class OrtYoloModel:
         return decode(output, fit, self.settings.conf, self.settings.iou, classes)
 
 
-class OrtVehicleDetector:
-    """COCO YOLOv8n restricted to car, motorcycle, bus and truck."""
-
+class OrtVehicleDetector(YoloVehicleDetector):
     def __init__(self, settings: OrtSettings) -> None:
-        self._model = OrtYoloModel(settings)
-        self.model_sha256 = self._model.sha256
-
-    def detect(self, images: Sequence[ImageBGR]) -> list[list[VehicleDetection]]:
-        per_image = self._model.predict(images, classes=frozenset(COCO_VEHICLE_CLASSES))
-        return [[VehicleDetection(BoxXYXY(*b.xyxy), b.score, COCO_VEHICLE_CLASSES[b.class_id]) for b in boxes]
-                for boxes in per_image]
+        super().__init__(OrtYoloModel(settings))
 
 
-class OrtPlateDetector:
-    """One-class plate model on the whole frame (DESIGN §4: gating by vehicle boxes missed 26 % of plates)."""
-
+class OrtPlateDetector(YoloPlateDetector):
     def __init__(self, settings: OrtSettings) -> None:
-        self._model = OrtYoloModel(settings)
-        self.model_sha256 = self._model.sha256
-
-    def detect(self, images: Sequence[ImageBGR]) -> list[list[PlateDetection]]:
-        return [[PlateDetection(BoxXYXY(*b.xyxy), b.score) for b in boxes] for boxes in self._model.predict(images)]
+        super().__init__(OrtYoloModel(settings))

@@ -15,19 +15,13 @@ from typing import Any
 
 import numpy as np
 
-from detectors.base import BoxXYXY, ImageBGR, PlateDetection, VehicleDetection
+from detectors.base import ImageBGR
 from detectors.weights import WeightsError, check_pinned, sha256_of
-from rules.types import VehicleClass
+from detectors.yolo_detectors import YoloPlateDetector, YoloVehicleDetector
+from detectors.yolo_postprocess import RawBox
 
 log = logging.getLogger(__name__)
 
-# COCO class ids of the vehicles the LEZ cares about.
-COCO_VEHICLE_CLASSES: dict[int, VehicleClass] = {
-    2: VehicleClass.CAR,
-    3: VehicleClass.MOTORCYCLE,
-    5: VehicleClass.BUS,
-    7: VehicleClass.TRUCK,
-}
 
 
 @dataclass(frozen=True)
@@ -38,13 +32,6 @@ class YoloSettings:
     iou: float = 0.5
     device: str = "cpu"
     half: bool = False
-
-
-@dataclass(frozen=True)
-class RawBox:
-    xyxy: tuple[float, float, float, float]
-    score: float
-    class_id: int
 
 
 class _YoloModel:
@@ -70,12 +57,12 @@ class _YoloModel:
         self._per_image = settings.weights.suffix == ".onnx"
         self._lock = threading.Lock()
 
-    def predict(self, images: Sequence[ImageBGR], classes: list[int] | None = None) -> list[list[RawBox]]:
+    def predict(self, images: Sequence[ImageBGR], classes: frozenset[int] | None = None) -> list[list[RawBox]]:
         if not images:
             return []
         s = self.settings
         kwargs: dict[str, Any] = dict(imgsz=s.imgsz, conf=s.conf, iou=s.iou, device=s.device, half=s.half,
-                                      verbose=False, classes=classes)
+                                      verbose=False, classes=sorted(classes) if classes else None)
         with self._lock:
             if self._per_image:
                 results = [self._model.predict(source=image, **kwargs)[0] for image in images]
@@ -98,25 +85,11 @@ def _raw_boxes(result: Any) -> list[RawBox]:
     return out
 
 
-class UltralyticsVehicleDetector:
-    """COCO YOLOv8n restricted to car, motorcycle, bus and truck."""
-
+class UltralyticsVehicleDetector(YoloVehicleDetector):
     def __init__(self, settings: YoloSettings) -> None:
-        self._model = _YoloModel(settings)
-        self.model_sha256 = self._model.sha256
-
-    def detect(self, images: Sequence[ImageBGR]) -> list[list[VehicleDetection]]:
-        per_image = self._model.predict(images, classes=sorted(COCO_VEHICLE_CLASSES))
-        return [[VehicleDetection(BoxXYXY(*b.xyxy), b.score, COCO_VEHICLE_CLASSES[b.class_id])
-                 for b in boxes if b.class_id in COCO_VEHICLE_CLASSES] for boxes in per_image]
+        super().__init__(_YoloModel(settings))
 
 
-class UltralyticsPlateDetector:
-    """One-class YOLOv8n plate model run on the whole frame (DESIGN §4: vehicle-box gating missed 26%)."""
-
+class UltralyticsPlateDetector(YoloPlateDetector):
     def __init__(self, settings: YoloSettings) -> None:
-        self._model = _YoloModel(settings)
-        self.model_sha256 = self._model.sha256
-
-    def detect(self, images: Sequence[ImageBGR]) -> list[list[PlateDetection]]:
-        return [[PlateDetection(BoxXYXY(*b.xyxy), b.score) for b in boxes] for boxes in self._model.predict(images)]
+        super().__init__(_YoloModel(settings))
