@@ -14,7 +14,12 @@ from typing import Any, Protocol
 import numpy as np
 import numpy.typing as npt
 
+from ocr.crnn_recogniser import CRNN_MODEL_FILE, CrnnLineRecogniser
+from ocr.line_fusion import FusedLineRecogniser
 from ocr.line_recogniser import PaddleLineRecogniser, RecognisedLine
+
+# Which recogniser reads plate lines: PP-OCRv4's, the project's plate CRNN, or both fused (`ocr.line_fusion`).
+LINE_MODELS = ("ppocr", "crnn", "ppocr+crnn")
 
 log = logging.getLogger(__name__)
 
@@ -78,7 +83,8 @@ class RapidOcrEngine:
 
     name = "ppocr-v4"
 
-    def __init__(self, det_limit_side_len: int = 160, threads: int = 1, text_score: float = 0.3) -> None:
+    def __init__(self, det_limit_side_len: int = 160, threads: int = 1, text_score: float = 0.3,
+                 line_model: str = "ppocr") -> None:
         from rapidocr_onnxruntime import RapidOCR
 
         # limit_type "max": the detector sees the crop at most this big — plates are tiny and dense.
@@ -86,8 +92,17 @@ class RapidOcrEngine:
                                   intra_op_num_threads=threads, inter_op_num_threads=1,
                                   text_score=text_score, use_cls=False, min_height=16)
         self._text_score = text_score
-        self._lines = PaddleLineRecogniser(threads=threads)
+        if line_model not in LINE_MODELS:
+            raise ValueError(f"line_model must be one of {LINE_MODELS}, not {line_model!r}")
         self.model_files: tuple[str, ...] = ("ch_PP-OCRv4_det_infer.onnx", "ch_PP-OCRv4_rec_infer.onnx")
+        paddle = PaddleLineRecogniser(threads=threads)
+        self._lines: PaddleLineRecogniser | CrnnLineRecogniser | FusedLineRecogniser = paddle
+        if line_model != "ppocr":
+            crnn = CrnnLineRecogniser(threads=threads)
+            self._lines = crnn if line_model == "crnn" else FusedLineRecogniser(paddle, crnn)
+            self.model_files += (CRNN_MODEL_FILE,)
+        names = {"ppocr": "ppocr-v4", "crnn": "ppocr-v4/plate-crnn", "ppocr+crnn": "ppocr-v4+plate-crnn"}
+        self.name = names[line_model]
 
     def read(self, image: ImageBGR) -> list[TextBox]:
         result, _ = self._ocr(image, use_cls=False, text_score=self._text_score, box_thresh=0.4, unclip_ratio=1.8)

@@ -53,32 +53,42 @@ def rec_model_path() -> Path:
     return Path(rapidocr_onnxruntime.__file__).resolve().parent / "models" / REC_MODEL_FILE
 
 
-def ctc_decode(probs: npt.NDArray[np.float32], classes: Sequence[str]) -> RecognisedLine:
-    """Greedy CTC over (T, C) class probabilities; class 0 is the blank. A character's confidence is its peak
-    probability over the time steps it spans; its alternative is the best other character at that peak."""
+def ctc_peaks(probs: npt.NDArray[np.float32]) -> list[tuple[int, int]]:
+    """Greedy CTC over (T, C) class probabilities (class 0 the blank): per character read, (class, time step of
+    its peak probability over the steps it spans)."""
     best = probs.argmax(axis=1)
     peak = probs.max(axis=1)
-    text: list[str] = []
-    confs: list[float] = []
-    peaks: list[int] = []
+    out: list[tuple[int, int]] = []
     previous = 0
-    for t, (idx, prob) in enumerate(zip(best.tolist(), peak.tolist(), strict=True)):
+    for t, idx in enumerate(best.tolist()):
         if idx != 0 and idx == previous:
-            if prob > confs[-1]:
-                confs[-1], peaks[-1] = float(prob), t
+            if peak[t] > peak[out[-1][1]]:
+                out[-1] = (idx, t)
         elif idx != 0:
-            text.append(classes[idx])
-            confs.append(float(prob))
-            peaks.append(t)
+            out.append((idx, t))
         previous = idx
-    alternatives = []
-    for t, ch in zip(peaks, text, strict=True):
-        row = probs[t].copy()
-        row[0] = -1.0
-        row[classes.index(ch)] = -1.0
-        alt = int(row.argmax())
-        alternatives.append((classes[alt], round(float(max(0.0, row[alt])), 4)))
-    return RecognisedLine("".join(text), tuple(round(c, 4) for c in confs), tuple(alternatives))
+    return out
+
+
+def line_from_rows(rows: npt.NDArray[np.float32], classes: Sequence[str]) -> RecognisedLine:
+    """A line from one class-probability row per character: the best class, its probability as the character's
+    confidence and the best other non-blank class as its alternative."""
+    text, confs, alternatives = [], [], []
+    for row in rows:
+        order = np.argsort(row[1:])[::-1] + 1  # non-blank classes, most probable first
+        text.append(classes[int(order[0])])
+        confs.append(round(float(row[order[0]]), 4))
+        alternatives.append((classes[int(order[1])], round(float(row[order[1]]), 4)))
+    return RecognisedLine("".join(text), tuple(confs), tuple(alternatives))
+
+
+def ctc_decode(probs: npt.NDArray[np.float32], classes: Sequence[str]) -> RecognisedLine:
+    """Greedy CTC decode; a character's confidence is its peak probability over the time steps it spans and its
+    alternative the best other character at that peak."""
+    peaks = ctc_peaks(probs)
+    rows = probs[[t for _, t in peaks]] if peaks else np.zeros((0, probs.shape[1]), np.float32)
+    # The peak row's argmax is the character itself (it is that step's best class and not the blank).
+    return line_from_rows(rows, classes)
 
 
 class PaddleLineRecogniser:
@@ -104,10 +114,9 @@ class PaddleLineRecogniser:
         self._height = height_px
         self._input = self._session.get_inputs()[0].name
 
-    def recognise(self, lines: Sequence[ImageBGR]) -> list[RecognisedLine]:
-        """Read each image as one line of text; all lines in one batch (padded to the widest)."""
-        if not lines:
-            return []
+    def probabilities(self, lines: Sequence[ImageBGR]) -> npt.NDArray[np.float32]:
+        """(N, T, classes) per-time-step probabilities of the blank and the plate characters, one batch padded to
+        the widest line."""
         ratios = [max(_MIN_WIDTH_RATIO, line.shape[1] / max(1, line.shape[0])) for line in lines]
         width = math.ceil(self._height * max(ratios))
         batch = np.zeros((len(lines), 3, self._height, width), dtype=np.float32)
@@ -116,5 +125,11 @@ class PaddleLineRecogniser:
             resized = cv2.resize(line, (w, self._height), interpolation=cv2.INTER_LINEAR)
             batch[i, :, :, :w] = resized.transpose(2, 0, 1).astype(np.float32) / 127.5 - 1.0
         probs = self._session.run(None, {self._input: batch})[0]
-        plate_probs = probs[:, :, self._keep]
-        return [ctc_decode(p, self._classes) for p in plate_probs]
+        plate_probs: npt.NDArray[np.float32] = probs[:, :, self._keep]
+        return plate_probs
+
+    def recognise(self, lines: Sequence[ImageBGR]) -> list[RecognisedLine]:
+        """Read each image as one line of text; all lines in one batch (padded to the widest)."""
+        if not lines:
+            return []
+        return [ctc_decode(p, self._classes) for p in self.probabilities(lines)]

@@ -137,3 +137,11 @@ def split_two_lines(plate: ImageBGR) -> tuple[ImageBGR, ImageBGR]:
     lo, hi = int(h * 0.35), max(int(h * 0.65), int(h * 0.35) + 1)
     cut = lo + int(np.argmin(ink[lo:hi]))
     return plate[:cut], plate[cut:]
+
+
+def pad_line(line: ImageBGR) -> ImageBGR:
+    """A line cut with a replicated border, so the recogniser sees its first and last characters whole."""
+    h = line.shape[0]
+    padded: ImageBGR = cv2.copyMakeBorder(line, max(2, h // 12), max(2, h // 12), max(3, h // 8), max(3, h // 8),
+                                          cv2.BORDER_REPLICATE)
+    return padded

@@ -27,7 +27,7 @@ import cv2
 from ocr.colour import PlateColourClassifier
 from ocr.engines import ImageBGR, TextBox, TextEngine
 from ocr.line_recogniser import RecognisedLine
-from ocr.localise import ONE_LINE_MIN_ASPECT, LocatedPlate, locate, split_two_lines
+from ocr.localise import ONE_LINE_MIN_ASPECT, LocatedPlate, locate, pad_line, split_two_lines
 from rules import plate_grammar
 from rules.types import OcrCandidate, PlateColour, PlateLayout, PlateRead, ReadStatus
 
@@ -133,13 +133,6 @@ def _prepare(crop: ImageBGR, settings: ReaderSettings) -> ImageBGR:
     return padded
 
 
-def _pad_line(line: ImageBGR) -> ImageBGR:
-    h = line.shape[0]
-    padded: ImageBGR = cv2.copyMakeBorder(line, max(2, h // 12), max(2, h // 12), max(3, h // 8), max(3, h // 8),
-                                          cv2.BORDER_REPLICATE)
-    return padded
-
-
 def _plate_chars(line: RecognisedLine) -> tuple[str, tuple[float, ...], tuple[tuple[str, float], ...]]:
     """Drop the printed separators (`-`, `.`) with their confidences: the grammar works on A–Z0–9."""
     alts = line.alternatives or tuple(("", 0.0) for _ in line.text)
@@ -206,7 +199,7 @@ class PlateReader:
         images = list(split_two_lines(located.image)) if located.two_line else [located.image]
         if min(min(i.shape[:2]) for i in images) < 4:
             return []
-        read = self._recognise_lines([_pad_line(i) for i in images])
+        read = self._recognise_lines([pad_line(i) for i in images])
         s = self.settings
         per_line = [line_variants(r, s.alternative_below, s.max_alternatives) for r in read]
         if any(not v or not v[0].text for v in per_line):
@@ -231,7 +224,7 @@ class PlateReader:
         boxes = self.engine.read(prepared)
         cuts = [prepared[max(0, int(b.y1)):int(b.y2) + 1, max(0, int(b.x1)):int(b.x2) + 1] for b in boxes]
         if boxes and all(c.size for c in cuts) and getattr(self.engine, "recognise_lines", None) is not None:
-            reread = [_plate_chars(r) for r in self._recognise_lines([_pad_line(c) for c in cuts])]
+            reread = [_plate_chars(r) for r in self._recognise_lines([pad_line(c) for c in cuts])]
             boxes = [TextBox(text, b.confidence if not confs else sum(confs) / len(confs), b.x1, b.y1, b.x2, b.y2,
                              char_confidences=confs)
                      for (text, confs, _), b in zip(reread, boxes, strict=True) if text]

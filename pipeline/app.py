@@ -148,7 +148,8 @@ def build_reader(app: AppConfig) -> PlateReader:
     if app.ocr.engine == "easyocr":
         engine = EasyOcrEngine(threads=app.ocr.threads)
     else:
-        engine = RapidOcrEngine(det_limit_side_len=app.ocr.det_limit_side_len, threads=app.ocr.threads)
+        engine = RapidOcrEngine(det_limit_side_len=app.ocr.det_limit_side_len, threads=app.ocr.threads,
+                                line_model=app.ocr.line_model)
     colour = PlateColourClassifier(enabled=frozenset(app.ocr.colours))
     return PlateReader(engine, colour, ReaderSettings(min_confidence=app.ocr.min_confidence))
 
@@ -193,7 +194,7 @@ def model_hashes(app: AppConfig, reader: PlateReader, vehicle: VehicleDetector, 
 def _package_file_hash(name: str) -> str:
     import importlib.util
 
-    for package in ("rapidocr_onnxruntime", "easyocr_en_models"):
+    for package in ("rapidocr_onnxruntime", "easyocr_en_models", "ocr"):
         spec = importlib.util.find_spec(package)
         if spec is None or spec.origin is None:
             continue

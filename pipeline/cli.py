@@ -80,6 +80,8 @@ def _parser() -> argparse.ArgumentParser:
     rp.add_argument("images", nargs="+", type=Path)
     rp.add_argument("--json", action="store_true", help="JSON lines (the default output is also JSON lines)")
     rp.add_argument("--engine", choices=["ppocr", "easyocr"], default="ppocr")
+    rp.add_argument("--line-model", choices=["ppocr", "crnn", "ppocr+crnn"],
+                    help="plate-line recogniser (default: the config's)")
     rp.add_argument("--config", type=Path, help="take OCR settings from this config")
 
     ev = sub.add_parser("eval", help="measure detection, reading and colour on a labelled folder (labels.csv)")
@@ -87,6 +89,8 @@ def _parser() -> argparse.ArgumentParser:
     ev.add_argument("--out", type=Path, default=Path("out/eval"))
     ev.add_argument("--config", type=Path, default=Path("configs/demo/demo.yaml"))
     ev.add_argument("--engine", choices=["ppocr", "easyocr"], help="OCR engine (default: the config's)")
+    ev.add_argument("--line-model", choices=["ppocr", "crnn", "ppocr+crnn"],
+                    help="plate-line recogniser (default: the config's)")
 
     rep = sub.add_parser("replay", help="replay a recording for an audit: audit topics, report, manifest")
     rep.add_argument("file", type=Path, help="the recording (video file or image folder)")

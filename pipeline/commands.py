@@ -9,7 +9,7 @@ import sys
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from typing import TypeVar
+from typing import TYPE_CHECKING, TypeVar
 
 from pipeline import offline
 from pipeline.cli import (
@@ -22,6 +22,9 @@ from pipeline.cli import (
     EXIT_OK,
 )
 from pipeline.yaml_config import ConfigError
+
+if TYPE_CHECKING:
+    from pipeline.config import AppConfig
 
 log = logging.getLogger("lez_anpr")
 T = TypeVar("T")
@@ -93,6 +96,13 @@ def cmd_fetch_models(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+def _with_line_model(app: AppConfig, line_model: str | None) -> AppConfig:
+    """The config with `ocr.line_model` replaced by a command-line choice (None: as configured)."""
+    if line_model is None:
+        return app
+    return app.model_copy(update={"ocr": app.ocr.model_copy(update={"line_model": line_model})})
+
+
 def cmd_read_plates(args: argparse.Namespace) -> int:
     import cv2
 
@@ -104,6 +114,7 @@ def cmd_read_plates(args: argparse.Namespace) -> int:
     else:
         app = AppConfig.model_validate({"cameras": [{"id": "cli", "source": "-"}], "rules_file": "-",
                                         "ocr": OcrConfig(engine=args.engine).model_dump()})
+    app = _with_line_model(app, args.line_model)
     reader = build_reader(app)
     failures = 0
     for path in args.images:
@@ -139,6 +150,7 @@ def cmd_eval(args: argparse.Namespace) -> int:
     app = _with_errors(lambda: load_config(args.config)).app
     if args.engine:
         app = app.model_copy(update={"ocr": app.ocr.model_copy(update={"engine": args.engine})})
+    app = _with_line_model(app, args.line_model)
     set_threads(app.runtime.inference_threads)
     vehicle, plate = _with_errors(lambda: build_detectors(app))
     totals = evaluate(args.data, vehicle, plate, build_reader(app))

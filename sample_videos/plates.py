@@ -123,26 +123,49 @@ def display_lines(compact: str, layout: Layout) -> tuple[str, ...]:
     return (f"{province}{series}-{_format_serial(serial)}",)
 
 
-@lru_cache(maxsize=4)
-def _font(size: int) -> ImageFont.FreeTypeFont | ImageFont.ImageFont:
-    for path in (VENDORED_FONT, SYSTEM_FONT):
-        if path.is_file():
-            return ImageFont.truetype(str(path), size)
+@lru_cache(maxsize=8)
+def _font(size: int, path: Path | None = None) -> ImageFont.FreeTypeFont | ImageFont.ImageFont:
+    for candidate in (path, VENDORED_FONT, SYSTEM_FONT):
+        if candidate is not None and candidate.is_file():
+            return ImageFont.truetype(str(candidate), size)
     # Last resort (a checkout without the fonts folder): Pillow's built-in scalable font.
     return ImageFont.load_default(size)
 
 
-@lru_cache(maxsize=128)
-def _glyph_mask(char: str) -> npt.NDArray[np.uint8]:
+@dataclass(frozen=True)
+class PlateFace:
+    """The character face: a font file (None: the vendored one) and whether its `1` loses its foot serif (the
+    Vietnamese plate `1` is a bare stem with a flag; most sans faces draw a foot)."""
+
+    font_path: Path | None = None
+    footless_one: bool = False
+
+
+def _without_foot(mask: npt.NDArray[np.uint8]) -> npt.NDArray[np.uint8]:
+    """A `1` without its foot: below the middle, only the stem's columns (those inked at half height) keep ink."""
+    h = mask.shape[0]
+    stem = np.nonzero(mask[h // 2] > 127)[0]
+    if len(stem) == 0:
+        return mask
+    out = mask.copy()
+    bottom = slice(int(h * 0.6), h)
+    out[bottom, : stem.min()] = 0
+    out[bottom, stem.max() + 1 :] = 0
+    return out  # same box: the stem keeps its place in the cell rather than being stretched across it
+
+
+@lru_cache(maxsize=512)
+def _glyph_mask(char: str, face: PlateFace = PlateFace()) -> npt.NDArray[np.uint8]:
     """Tight ink mask (0..255) of one character at the glyph render size."""
-    font = _font(_GLYPH_RENDER_PX)
+    font = _font(_GLYPH_RENDER_PX, face.font_path)
     canvas = Image.new("L", (_GLYPH_RENDER_PX * 2, _GLYPH_RENDER_PX * 2), 0)
     ImageDraw.Draw(canvas).text((_GLYPH_RENDER_PX // 2, _GLYPH_RENDER_PX // 4), char, fill=255, font=font)
     arr = np.asarray(canvas, dtype=np.uint8)
     ys, xs = np.nonzero(arr > 0)
     if len(xs) == 0:
         return np.zeros((1, 1), dtype=np.uint8)
-    return np.ascontiguousarray(arr[ys.min() : ys.max() + 1, xs.min() : xs.max() + 1])
+    tight = np.ascontiguousarray(arr[ys.min() : ys.max() + 1, xs.min() : xs.max() + 1])
+    return _without_foot(tight) if char == "1" and face.footless_one else tight
 
 
 def _cell_width_mm(char: str, g: _Geometry) -> float:
@@ -153,13 +176,14 @@ def _cell_width_mm(char: str, g: _Geometry) -> float:
     return g.char_w_mm
 
 
-def _draw_line(mask: npt.NDArray[np.float32], text: str, g: _Geometry, cy_mm: float, px_per_mm: float) -> None:
+def _draw_line(mask: npt.NDArray[np.float32], text: str, g: _Geometry, cy_mm: float, px_per_mm: float,
+               face: PlateFace) -> None:
     """Stretch each glyph into its cell and add it to ``mask`` (float 0..1), line centred at ``cy_mm``."""
     widths = [_cell_width_mm(c, g) for c in text]
     total = sum(widths) + g.gap_mm * (len(text) - 1)
     x_mm = (g.width_mm - total) / 2
     for char, w_mm in zip(text, widths, strict=True):
-        glyph = Image.fromarray(_glyph_mask(char))
+        glyph = Image.fromarray(_glyph_mask(char, face))
         if char == "-":
             cell_w, cell_h, top_mm = w_mm, g.char_h_mm * 0.11, cy_mm - g.char_h_mm * 0.06
         elif char == ".":
@@ -185,19 +209,20 @@ def _rounded_rect_mask(h: int, w: int, inset: float, thickness: float, radius: f
     return np.asarray(img, dtype=np.float32) / 255.0
 
 
-def render_plate(spec: PlateSpec, px_per_mm: float = 2.0) -> BgrImage:
-    """Render ``spec`` flat and clean at ``px_per_mm``; returns an HxWx3 uint8 BGR image."""
+def render_plate(spec: PlateSpec, px_per_mm: float = 2.0, face: PlateFace = PlateFace()) -> BgrImage:
+    """Render ``spec`` flat and clean at ``px_per_mm``; returns an HxWx3 uint8 BGR image. ``face``: the character
+    face (training data varies it; the demo clips use the vendored one)."""
     g = _GEOMETRY[spec.layout]
     w, h = round(g.width_mm * px_per_mm), round(g.height_mm * px_per_mm)
     ink_mask: npt.NDArray[np.float32] = np.zeros((h, w), dtype=np.float32)
     lines = spec.display_lines
     if len(lines) == 1:
-        _draw_line(ink_mask, lines[0], g, g.height_mm / 2, px_per_mm)
+        _draw_line(ink_mask, lines[0], g, g.height_mm / 2, px_per_mm, face)
     else:
         block = 2 * g.char_h_mm + g.line_gap_mm
         top = (g.height_mm - block) / 2
-        _draw_line(ink_mask, lines[0], g, top + g.char_h_mm / 2, px_per_mm)
-        _draw_line(ink_mask, lines[1], g, top + g.char_h_mm * 1.5 + g.line_gap_mm, px_per_mm)
+        _draw_line(ink_mask, lines[0], g, top + g.char_h_mm / 2, px_per_mm, face)
+        _draw_line(ink_mask, lines[1], g, top + g.char_h_mm * 1.5 + g.line_gap_mm, px_per_mm, face)
     border = _rounded_rect_mask(h, w, inset=2.5 * px_per_mm, thickness=3.0 * px_per_mm, radius=6 * px_per_mm)
     ink_mask = np.maximum(ink_mask, border).astype(np.float32)
     bg, ink = _COLOURS[spec.colour]

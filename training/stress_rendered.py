@@ -6,6 +6,7 @@ same numbers. What matters is the split of outcomes — a *wrong* read fines the
 goes to a reviewer — so both are printed, overall and per blur level.
 
     PYTHONPATH=. .venv/bin/python -m training.stress_rendered --plates 150 [--engine ppocr|easyocr]
+        [--line-model ppocr|crnn|ppocr+crnn]
 """
 
 from __future__ import annotations
@@ -89,6 +90,7 @@ def main() -> None:
     parser.add_argument("--plates", type=int, default=150)
     parser.add_argument("--seed", type=int, default=7)
     parser.add_argument("--engine", choices=["ppocr", "easyocr"], default="ppocr")
+    parser.add_argument("--line-model", choices=["ppocr", "crnn", "ppocr+crnn"], default="ppocr")
     args = parser.parse_args()
     offline.apply()
     from ocr.colour import PlateColourClassifier
@@ -96,7 +98,7 @@ def main() -> None:
     from ocr.plate_reader import PlateReader
     from rules.types import ReadStatus
 
-    engine: TextEngine = EasyOcrEngine() if args.engine == "easyocr" else RapidOcrEngine()
+    engine: TextEngine = EasyOcrEngine() if args.engine == "easyocr" else RapidOcrEngine(line_model=args.line_model)
     reader = PlateReader(engine, PlateColourClassifier())
     outcomes: Counter[tuple[float, str]] = Counter()
     cpu_ms = []

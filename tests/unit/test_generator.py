@@ -110,3 +110,27 @@ def test_demo_covers_the_required_cases() -> None:
     assert {"yellow", "blue"} <= {v["plate_colour"] for v in vs}
     assert any(not v["readable"] for v in vs)
     assert {"entry", "exit"} == {v["direction"] for v in vs}
+
+
+def test_a_footless_one_keeps_only_its_stem_below_the_middle() -> None:
+    from sample_videos.plates import PlateFace, _glyph_mask
+
+    footed, footless = _glyph_mask("1"), _glyph_mask("1", PlateFace(footless_one=True))
+    assert footed.shape == footless.shape  # same cell: the stem is not stretched across it
+    h = footed.shape[0]
+    near_bottom = int(h * 0.95)
+    assert (footless[near_bottom] > 127).sum() < 0.5 * (footed[near_bottom] > 127).sum()  # the foot is gone
+    assert (footless[: h // 2] == footed[: h // 2]).all()  # the flag and stem are untouched
+    assert (_glyph_mask("7", PlateFace(footless_one=True)) == _glyph_mask("7")).all()
+
+
+def test_another_face_changes_the_characters_not_the_plate() -> None:
+    from pathlib import Path
+
+    from sample_videos.plates import PlateFace
+
+    spec = PlateSpec("29B112345", Layout.MOTORBIKE)
+    liberation = Path(__file__).resolve().parents[2] / "training" / "fonts" / "LiberationSans-Regular.ttf"
+    default, other = render_plate(spec, 1.0), render_plate(spec, 1.0, PlateFace(liberation, True))
+    assert default.shape == other.shape
+    assert (default != other).any(axis=2).mean() > 0.02

@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import numpy as np
 
+from ocr.crnn_recogniser import HEIGHT, WIDTH, to_input
 from ocr.line_recogniser import PLATE_CHARSET
-from training.train_crnn import HEIGHT, WIDTH, sample_lines, to_input
+from training.train_crnn import sample_lines
 
 
 def test_rendered_training_lines_have_model_shape_and_printed_labels() -> None:
