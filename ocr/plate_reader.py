@@ -172,9 +172,9 @@ class PlateReader:
             return _unreadable(f"characters about {char_h:.0f} px high: too small to read", PlateColour.UNCERTAIN,
                                0.0, ())
         raw: list[OcrCandidate] = []
-        best = self._best_of(self._lines_path(located), raw)
+        best = self._best_of(self._lines_path(located), raw, colour.colour)
         if best is None or best.confidence < self.settings.accept_confidence:
-            slow = self._best_of(self._detector_path(crop), raw)
+            slow = self._best_of(self._detector_path(crop), raw, colour.colour)
             if slow is not None and (best is None or slow.confidence > best.confidence):
                 best = slow
         if best is None:
@@ -239,21 +239,23 @@ class PlateReader:
         # The lines found decide the layout; the crop's shape is only a hint (detector boxes are loose).
         return [(h, PlateLayout.TWO_LINE if len(h) >= 2 else PlateLayout.ONE_LINE, False) for h in hypotheses]
 
-    def _best_of(self, hypotheses: Sequence[_Hypothesis],
-                 raw: list[OcrCandidate]) -> _Reading | None:
+    def _best_of(self, hypotheses: Sequence[_Hypothesis], raw: list[OcrCandidate],
+                 colour: PlateColour) -> _Reading | None:
         best: _Reading | None = None
         for lines, layout, ordered in hypotheses:
             raw.extend(OcrCandidate(_clean(line.text), round(min(1.0, line.confidence), 4),
                                     f"{self.engine.name}:raw") for line in lines if _clean(line.text))
-            found = self._best_candidate(lines, layout, ordered)
+            found = self._best_candidate(lines, layout, ordered, colour)
             if found is not None and (best is None or found.confidence > best.confidence):
                 best = found
         return best
 
-    def _best_candidate(self, lines: Sequence[TextLine], layout: PlateLayout, ordered: bool) -> _Reading | None:
+    def _best_candidate(self, lines: Sequence[TextLine], layout: PlateLayout, ordered: bool,
+                        colour: PlateColour) -> _Reading | None:
         texts = [_clean(line.text) for line in lines if _clean(line.text)]
         base_conf = min((line.confidence for line in lines), default=0.0)
-        repaired = plate_grammar.repair(texts, layout, lines_ordered=ordered)
+        repaired = [c for c in plate_grammar.repair(texts, layout, lines_ordered=ordered)
+                    if plate_grammar.family_fits_colour(c.family, colour)]
         if not repaired:
             return None
         # The grammar's repair cost lowers confidence and ranks the readings.

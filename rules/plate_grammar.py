@@ -19,7 +19,7 @@ from dataclasses import dataclass, replace
 from enum import StrEnum
 from typing import NamedTuple
 
-from rules.types import PlateLayout, VehicleClass
+from rules.types import PlateColour, PlateLayout, VehicleClass
 
 # 11–99 except 13, 42, 44, 45, 46, 87, 91, 96 (H) → 81 codes.
 PROVINCE_CODES: frozenset[str] = frozenset(
@@ -294,6 +294,15 @@ def _context_cost(family: PlateFamily, natural_split: int, split: int, layout: P
     if family is PlateFamily.MILITARY:
         cost += _MILITARY_PRIOR_COST
     return cost
+
+
+def family_fits_colour(family: PlateFamily, colour: PlateColour) -> bool:
+    """Whether a plate of `family` can have this background (DOMAIN §3). Military plates are red; a
+    military-shaped reading of a plate seen white, yellow or blue is a civilian plate misread (a blurred
+    province code read as two letters), never a military one. An uncertain colour excludes nothing."""
+    if family is PlateFamily.MILITARY:
+        return colour in (PlateColour.RED, PlateColour.UNCERTAIN)
+    return True
 
 
 def repair(lines: Sequence[str], layout: PlateLayout | None = None,

@@ -9,7 +9,7 @@ from ocr.colour import PlateColourClassifier
 from ocr.engines import TextBox
 from ocr.line_recogniser import RecognisedLine
 from ocr.plate_reader import PlateReader
-from rules.types import ReadStatus
+from rules.types import PlateColour, ReadStatus
 from sample_videos.plates import Layout, PlateSpec, render_plate
 
 
@@ -104,3 +104,14 @@ def test_the_detector_fallback_is_gated_by_the_recogniser_per_character() -> Non
     # The same boxes re-read surely give the plate.
     sure = ScriptedEngine([_line("29", 0.6), _line("123.45", 0.6)], boxes, reread=[_line("29-AS"), _line("123.45")])
     assert _reader(sure).read(MOTORBIKE).text == "29AS12345"
+
+
+@pytest.mark.parametrize(("colour", "military_read"), [(PlateColour.WHITE, False), (PlateColour.RED, True)])
+def test_a_military_shaped_read_needs_a_red_plate(colour: PlateColour, military_read: bool) -> None:
+    """Seen on a real blurred frame: the province code `84` of a white plate read as `BT` under motion blur,
+    which the grammar alone accepts as a military plate. Military plates are red (DOMAIN §3)."""
+    plate = render_plate(PlateSpec("29A112345", Layout.MOTORBIKE, colour), px_per_mm=1.0)
+    read = _reader(ScriptedEngine([_line("BT"), _line("362.17")])).read(plate)
+    assert (read.status is ReadStatus.READ and read.text == "BT36217") is military_read
+    if not military_read:
+        assert read.status is ReadStatus.UNREADABLE

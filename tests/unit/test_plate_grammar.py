@@ -269,3 +269,14 @@ def test_normalise_is_idempotent_and_compact(text: str) -> None:
     once = normalise(text)
     assert normalise(once) == once
     assert all(ch.isascii() and (ch.isupper() or ch.isdigit()) for ch in once)
+
+
+def test_only_a_red_or_unknown_background_fits_a_military_plate() -> None:
+    from rules.plate_grammar import PlateFamily, family_fits_colour
+    from rules.types import PlateColour
+
+    assert family_fits_colour(PlateFamily.MILITARY, PlateColour.RED)
+    assert family_fits_colour(PlateFamily.MILITARY, PlateColour.UNCERTAIN)
+    assert not any(family_fits_colour(PlateFamily.MILITARY, c)
+                   for c in (PlateColour.WHITE, PlateColour.YELLOW, PlateColour.BLUE))
+    assert all(family_fits_colour(f, c) for f in PlateFamily if f is not PlateFamily.MILITARY for c in PlateColour)
