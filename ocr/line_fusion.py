@@ -59,6 +59,7 @@ def fuse_rows(primary: npt.NDArray[np.float32], second: npt.NDArray[np.float32],
         return line_from_rows(fused, CLASSES)
     line = line_from_rows(primary, CLASSES)
     cap = settings.disagreement_cap
+    # The capped line carries no class shares: the reader must not lift a capped character back above the cap.
     return RecognisedLine(line.text, tuple(min(c, cap) for c in line.char_confidences), line.alternatives)
 
 

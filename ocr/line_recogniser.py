@@ -29,17 +29,21 @@ _MIN_WIDTH_RATIO = 3.0  # lines narrower than 3:1 are padded (the model was trai
 @dataclass(frozen=True)
 class RecognisedLine:
     """One line read by the recogniser: its text, one confidence per character and, per character, the
-    recogniser's runner-up (character and probability at the same time step; "" and 0 when there is none)."""
+    recogniser's runner-up (character and probability at the same time step; "" and 0 when there is none) and its
+    most probable classes (`top_classes`, the character itself first; empty when the engine gives none)."""
 
     text: str
     char_confidences: tuple[float, ...]
     alternatives: tuple[tuple[str, float], ...] = ()
+    top_classes: tuple[tuple[tuple[str, float], ...], ...] = ()
 
     def __post_init__(self) -> None:
         if len(self.text) != len(self.char_confidences):
             raise ValueError("one confidence per character")
         if self.alternatives and len(self.alternatives) != len(self.text):
             raise ValueError("one alternative per character")
+        if self.top_classes and len(self.top_classes) != len(self.text):
+            raise ValueError("one set of top classes per character")
 
     @property
     def confidence(self) -> float:
@@ -70,16 +74,20 @@ def ctc_peaks(probs: npt.NDArray[np.float32]) -> list[tuple[int, int]]:
     return out
 
 
+TOP_CLASSES_KEPT = 5  # per character: enough for a look-alike's share (`8`, `9` and `B` in one letter slot)
+
+
 def line_from_rows(rows: npt.NDArray[np.float32], classes: Sequence[str]) -> RecognisedLine:
     """A line from one class-probability row per character: the best class, its probability as the character's
-    confidence and the best other non-blank class as its alternative."""
-    text, confs, alternatives = [], [], []
+    confidence, the best other non-blank class as its alternative, and the most probable non-blank classes."""
+    text, confs, alternatives, tops = [], [], [], []
     for row in rows:
         order = np.argsort(row[1:])[::-1] + 1  # non-blank classes, most probable first
         text.append(classes[int(order[0])])
         confs.append(round(float(row[order[0]]), 4))
         alternatives.append((classes[int(order[1])], round(float(row[order[1]]), 4)))
-    return RecognisedLine("".join(text), tuple(confs), tuple(alternatives))
+        tops.append(tuple((classes[int(i)], round(float(row[i]), 4)) for i in order[:TOP_CLASSES_KEPT]))
+    return RecognisedLine("".join(text), tuple(confs), tuple(alternatives), tuple(tops))
 
 
 def ctc_decode(probs: npt.NDArray[np.float32], classes: Sequence[str]) -> RecognisedLine:

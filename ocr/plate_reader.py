@@ -21,6 +21,7 @@ import difflib
 import itertools
 from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import NamedTuple
 
 import cv2
 
@@ -45,7 +46,7 @@ class ReaderSettings:
     alternative_below: float = 0.90  # characters read less surely than this also try the recogniser's runner-up
     max_alternatives: int = 2  # at most this many unsure characters per line are varied (≤ 4 variants a line)
     min_char_height_px: float = 6.0  # characters smaller than this are not read: a guess, not a read
-    min_char_confidence: float = 0.5  # one character read less surely than this makes the plate unreadable
+    min_char_confidence: float = 0.55  # one character read less surely than this makes the plate unreadable
 
 
 @dataclass(frozen=True)
@@ -61,6 +62,8 @@ class TextLine:
     text: str
     confidence: float
     char_confidences: tuple[float, ...] = ()  # per character of `text`; empty: every character has `confidence`
+    # Per character, the recogniser's most probable classes and their probabilities (empty when unknown).
+    char_classes: tuple[tuple[tuple[str, float], ...], ...] = ()
 
 
 @dataclass(frozen=True)
@@ -133,16 +136,28 @@ def _prepare(crop: ImageBGR, settings: ReaderSettings) -> ImageBGR:
     return padded
 
 
-def _plate_chars(line: RecognisedLine) -> tuple[str, tuple[float, ...], tuple[tuple[str, float], ...]]:
+_Classes = tuple[tuple[str, float], ...]
+
+
+class _PlateChars(NamedTuple):
+    text: str
+    confidences: tuple[float, ...]
+    alternatives: tuple[tuple[str, float], ...]
+    classes: tuple[_Classes, ...]  # empty when the recogniser gave none
+
+
+def _plate_chars(line: RecognisedLine) -> _PlateChars:
     """Drop the printed separators (`-`, `.`) with their confidences: the grammar works on A–Z0–9."""
     alts = line.alternatives or tuple(("", 0.0) for _ in line.text)
-    kept = [(ch, c, a) for ch, c, a in zip(line.text, line.char_confidences, alts, strict=True) if ch.isalnum()]
-    return "".join(k[0] for k in kept), tuple(k[1] for k in kept), tuple(k[2] for k in kept)
+    tops: tuple[_Classes, ...] = line.top_classes or tuple(() for _ in line.text)
+    kept = [k for k in zip(line.text, line.char_confidences, alts, tops, strict=True) if k[0].isalnum()]
+    classes = tuple(k[3] for k in kept) if line.top_classes else ()
+    return _PlateChars("".join(k[0] for k in kept), tuple(k[1] for k in kept), tuple(k[2] for k in kept), classes)
 
 
 def line_variants(line: RecognisedLine, below: float, limit: int) -> list[TextLine]:
     """The line as read, and with its least sure characters replaced by the recogniser's runner-up."""
-    text, confs, alts = _plate_chars(line)
+    text, confs, alts, classes = _plate_chars(line)
     unsure = sorted((i for i, (c, a) in enumerate(zip(confs, alts, strict=True))
                      if c < below and a[0].isalnum() and a[1] >= 0.02), key=lambda i: confs[i])[:limit]
     variants = []
@@ -151,7 +166,7 @@ def line_variants(line: RecognisedLine, below: float, limit: int) -> list[TextLi
         for i in chosen:
             chars[i], cc[i] = alts[i][0], alts[i][1]
         mean = sum(cc) / len(cc) if cc else 0.0
-        variants.append(TextLine("".join(chars), mean, tuple(cc)))
+        variants.append(TextLine("".join(chars), mean, tuple(cc), classes))
     return variants
 
 
@@ -227,13 +242,14 @@ class PlateReader:
             reread = [_plate_chars(r) for r in self._recognise_lines([pad_line(c) for c in cuts])]
             boxes = [TextBox(text, b.confidence if not confs else sum(confs) / len(confs), b.x1, b.y1, b.x2, b.y2,
                              char_confidences=confs)
-                     for (text, confs, _), b in zip(reread, boxes, strict=True) if text]
+                     for (text, confs, _, _), b in zip(reread, boxes, strict=True) if text]
         lines = group_lines(boxes)
         hypotheses = [lines] if lines else []
         if layout_from_shape(crop.shape[1], crop.shape[0]) is PlateLayout.TWO_LINE and len(lines) < 2:
             halves = [_plate_chars(r) for r in self._recognise_lines(
                 [_prepare(half, self.settings) for half in split_two_lines(crop)])]
-            split = [TextLine(text, sum(confs) / len(confs), confs) for text, confs, _ in halves if text]
+            split = [TextLine(h.text, sum(h.confidences) / len(h.confidences), h.confidences, h.classes)
+                     for h in halves if h.text]
             if len(split) == 2:
                 hypotheses.append(split)
         # The lines found decide the layout; the crop's shape is only a hint (detector boxes are loose).
@@ -275,19 +291,30 @@ class PlateReader:
 
 
 def _char_confidences(text: str, confidence: float, lines: Sequence[TextLine]) -> tuple[float, ...]:
-    """Per character of the repaired `text`, aligned back to the raw lines: the recogniser's own confidence for a
-    character it read as is, 0.8 of it for a look-alike the grammar replaced, and half the read's confidence for a
-    character with no counterpart (the raw lines had a different number of characters there)."""
+    """Per character of the repaired `text`, aligned back to the raw lines: the recogniser's probability that the
+    character is what the grammar made of it — its own class plus the look-alikes the grammar reads as it in that
+    slot (a letter slot's `8`, `9` and `B` are all `B`), where the recogniser gave its classes, else its own
+    confidence; 0.8 of that for a look-alike the grammar replaced; half the read's confidence for a character with
+    no counterpart (the raw lines had a different number of characters there)."""
     raw = "".join(_clean(line.text) for line in lines)
     confs = [c for line in lines for c in (line.char_confidences or tuple(line.confidence for _ in _clean(line.text)))]
     if len(confs) != len(raw):
         return tuple(round(confidence, 4) for _ in text)
+    classes: list[_Classes] = [c for line in lines
+                               for c in (line.char_classes or tuple(() for _ in _clean(line.text)))]
+    if len(classes) != len(raw):
+        classes = [() for _ in raw]
+
+    def share(i: int, final: str) -> float:
+        # The recogniser's probability mass on `final` and its look-alikes; at least what it said before.
+        return min(1.0, max(confs[i], sum(p for ch, p in classes[i] if plate_grammar.reads_as(ch, final))))
+
     out: list[float] = []
     for op, i1, i2, j1, j2 in difflib.SequenceMatcher(None, raw, text, autojunk=False).get_opcodes():
         if op == "equal":
-            out.extend(confs[i1:i2])
+            out.extend(share(i, text[j1 + i - i1]) for i in range(i1, i2))
         elif op == "replace" and i2 - i1 == j2 - j1:
-            out.extend(_REPAIRED_CHAR_FACTOR * c for c in confs[i1:i2])
+            out.extend(_REPAIRED_CHAR_FACTOR * share(i, text[j1 + i - i1]) for i in range(i1, i2))
         elif op != "delete":
             out.extend(0.5 * confidence for _ in range(j2 - j1))
     return tuple(round(c, 4) for c in out)

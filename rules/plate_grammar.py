@@ -220,6 +220,16 @@ _MAX_COST = 3.0  # beyond this the "repair" is invention: better unreadable than
 _MAX_RESULTS = 8
 
 
+def reads_as(seen: str, final: str) -> bool:
+    """Whether the grammar repairs the OCR character `seen` to `final` in the slot `final` sits in: `final`
+    itself, or a look-alike of it (a letter slot: `8`/`9` → `B`, `0` → `D`...; a digit slot: `B` → `8`...)."""
+    if seen == final:
+        return True
+    table = _TO_DIGIT if final in _DIGITS else _TO_LETTER
+    fitted = table.get(seen)
+    return fitted is not None and fitted[0] == final
+
+
 def _fit_slot(ch: str, slot: str) -> tuple[str, float] | None:
     if slot == "d":
         return (ch, 0.0) if ch in _DIGITS else _TO_DIGIT.get(ch)

@@ -91,6 +91,8 @@ def main() -> None:
     parser.add_argument("--seed", type=int, default=7)
     parser.add_argument("--engine", choices=["ppocr", "easyocr"], default="ppocr")
     parser.add_argument("--line-model", choices=["ppocr", "crnn", "ppocr+crnn"], default="ppocr")
+    parser.add_argument("--show-wrong", action="store_true",
+                        help="print each wrong read (rendered plates: no personal data)")
     args = parser.parse_args()
     offline.apply()
     from ocr.colour import PlateColourClassifier
@@ -109,6 +111,9 @@ def main() -> None:
         outcome = ("right" if read.text == case.compact else "wrong") if read.status is ReadStatus.READ \
             else "unreadable"
         outcomes[(case.blur, outcome)] += 1
+        if args.show_wrong and outcome == "wrong":
+            print(f"wrong: blur {case.blur:g} printed {case.compact} read {read.text} "
+                  f"confidence {read.confidence:.2f} weakest {min(read.char_confidences, default=0):.2f}")
     for blur in BLUR_LEVELS:
         row = {k: outcomes[(blur, k)] for k in ("right", "unreadable", "wrong")}
         print(f"blur {blur:4.0f} px: " + " ".join(f"{k}={v}" for k, v in row.items()))

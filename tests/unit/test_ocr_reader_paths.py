@@ -115,3 +115,18 @@ def test_a_military_shaped_read_needs_a_red_plate(colour: PlateColour, military_
     assert (read.status is ReadStatus.READ and read.text == "BT36217") is military_read
     if not military_read:
         assert read.status is ReadStatus.UNREADABLE
+
+
+def test_a_letter_slot_adds_up_the_recogniser_s_look_alikes_of_its_letter() -> None:
+    """Seen on a real frame: glare over the series letter `B`; the recogniser split it over `8` 0.39, `9` 0.19 and
+    `B` 0.17. In a letter slot all three are `B`, so the plate is read (0.8 × 0.75), not sent to review for a
+    character "read at 0.39" — while a digit slot's look-alike share still counts only for its own digit."""
+    top = RecognisedLine("29-81", (0.99, 0.99, 0.99, 0.39, 0.99), tuple(("", 0.0) for _ in "29-81"),
+                         ((("2", 0.99),), (("9", 0.99),), (("-", 0.99),),
+                          (("8", 0.39), ("9", 0.19), ("B", 0.17), ("3", 0.1)), (("1", 0.99),)))
+    read = _reader(ScriptedEngine([top, _line("123.45")])).read(MOTORBIKE)
+    assert read.status is ReadStatus.READ and read.text == "29B112345"
+    assert read.char_confidences[2] == pytest.approx(0.8 * 0.75)
+    without_classes = RecognisedLine(top.text, top.char_confidences, top.alternatives)
+    unsure = _reader(ScriptedEngine([without_classes, _line("123.45")])).read(MOTORBIKE)
+    assert unsure.status is ReadStatus.UNREADABLE and "character" in unsure.reason

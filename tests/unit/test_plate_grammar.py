@@ -280,3 +280,11 @@ def test_only_a_red_or_unknown_background_fits_a_military_plate() -> None:
     assert not any(family_fits_colour(PlateFamily.MILITARY, c)
                    for c in (PlateColour.WHITE, PlateColour.YELLOW, PlateColour.BLUE))
     assert all(family_fits_colour(f, c) for f in PlateFamily if f is not PlateFamily.MILITARY for c in PlateColour)
+
+
+def test_reads_as_follows_the_slot_of_the_repaired_character() -> None:
+    from rules.plate_grammar import reads_as
+
+    assert reads_as("B", "B") and reads_as("8", "B") and reads_as("9", "B")  # letter slot
+    assert reads_as("B", "8") and not reads_as("9", "8")  # digit slot: a 9 is a 9
+    assert reads_as("0", "D") and reads_as("D", "0") and not reads_as("3", "B")
