@@ -6,7 +6,11 @@ same numbers. What matters is the split of outcomes — a *wrong* read fines the
 goes to a reviewer — so both are printed, overall and per blur level.
 
     PYTHONPATH=. .venv/bin/python -m training.stress_rendered --plates 150 [--engine ppocr|easyocr]
-        [--line-model ppocr|crnn|ppocr+crnn]
+        [--line-model ppocr|crnn|ppocr+crnn] [--show-wrong] [--sweep-char-gate]
+
+`--sweep-char-gate` reads every plate with the per-character gate off and prints right / wrong reads for a range
+of gates (the gate does not change which reading wins, only whether it is sent to review): how
+`ReaderSettings.min_char_confidence` is chosen, on rendered plates and never on the evaluation photos.
 """
 
 from __future__ import annotations
@@ -93,16 +97,20 @@ def main() -> None:
     parser.add_argument("--line-model", choices=["ppocr", "crnn", "ppocr+crnn"], default="ppocr")
     parser.add_argument("--show-wrong", action="store_true",
                         help="print each wrong read (rendered plates: no personal data)")
+    parser.add_argument("--sweep-char-gate", action="store_true",
+                        help="right / wrong reads for per-character gates 0.40 ... 0.70")
     args = parser.parse_args()
     offline.apply()
     from ocr.colour import PlateColourClassifier
     from ocr.engines import EasyOcrEngine, RapidOcrEngine, TextEngine
-    from ocr.plate_reader import PlateReader
+    from ocr.plate_reader import PlateReader, ReaderSettings
     from rules.types import ReadStatus
 
     engine: TextEngine = EasyOcrEngine() if args.engine == "easyocr" else RapidOcrEngine(line_model=args.line_model)
-    reader = PlateReader(engine, PlateColourClassifier())
+    settings = ReaderSettings(min_char_confidence=0.0) if args.sweep_char_gate else ReaderSettings()
+    reader = PlateReader(engine, PlateColourClassifier(), settings)
     outcomes: Counter[tuple[float, str]] = Counter()
+    weakest_of_reads: list[tuple[float, bool]] = []  # (weakest character, right) of every read, for the sweep
     cpu_ms = []
     for case in make_cases(args.plates, args.seed):
         start = time.thread_time()
@@ -111,9 +119,15 @@ def main() -> None:
         outcome = ("right" if read.text == case.compact else "wrong") if read.status is ReadStatus.READ \
             else "unreadable"
         outcomes[(case.blur, outcome)] += 1
+        if read.status is ReadStatus.READ:
+            weakest_of_reads.append((min(read.char_confidences, default=0.0), outcome == "right"))
         if args.show_wrong and outcome == "wrong":
             print(f"wrong: blur {case.blur:g} printed {case.compact} read {read.text} "
                   f"confidence {read.confidence:.2f} weakest {min(read.char_confidences, default=0):.2f}")
+    if args.sweep_char_gate:
+        for gate in (0.40, 0.45, 0.50, 0.55, 0.60, 0.65, 0.70):
+            kept = [right for weakest, right in weakest_of_reads if weakest >= gate]
+            print(f"char gate {gate:.2f}: right={sum(kept)} wrong={len(kept) - sum(kept)}")
     for blur in BLUR_LEVELS:
         row = {k: outcomes[(blur, k)] for k in ("right", "unreadable", "wrong")}
         print(f"blur {blur:4.0f} px: " + " ".join(f"{k}={v}" for k, v in row.items()))
