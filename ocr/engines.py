@@ -8,6 +8,7 @@ that importing `ocr` costs nothing, and both load weights only from local files 
 from __future__ import annotations
 
 import logging
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any, Protocol
 
@@ -69,6 +70,10 @@ class TextEngine(Protocol):
         ...
 
 
+class LineReader(Protocol):
+    def recognise(self, lines: Sequence[ImageBGR]) -> list[RecognisedLine]: ...
+
+
 def _box_from_points(points: Any) -> tuple[float, float, float, float]:
     arr = np.asarray(points, dtype=np.float64).reshape(-1, 2)
     return float(arr[:, 0].min()), float(arr[:, 1].min()), float(arr[:, 0].max()), float(arr[:, 1].max())
@@ -96,7 +101,7 @@ class RapidOcrEngine:
             raise ValueError(f"line_model must be one of {LINE_MODELS}, not {line_model!r}")
         self.model_files: tuple[str, ...] = ("ch_PP-OCRv4_det_infer.onnx", "ch_PP-OCRv4_rec_infer.onnx")
         paddle = PaddleLineRecogniser(threads=threads)
-        self._lines: PaddleLineRecogniser | CrnnLineRecogniser | FusedLineRecogniser = paddle
+        self._lines: LineReader = paddle
         if line_model != "ppocr":
             crnn = CrnnLineRecogniser(threads=threads)
             self._lines = crnn if line_model == "crnn" else FusedLineRecogniser(paddle, crnn)
@@ -122,6 +127,11 @@ class RapidOcrEngine:
 
     def recognise_lines(self, images: list[ImageBGR]) -> list[RecognisedLine]:
         return self._lines.recognise(images)
+
+    def use_line_reader(self, lines: LineReader, name: str) -> None:
+        """Read plate lines with `lines` from now on (measurement tools compare recognisers on one engine)."""
+        self._lines = lines
+        self.name = name
 
 
 class EasyOcrEngine:
