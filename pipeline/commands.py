@@ -118,10 +118,11 @@ def cmd_read_plates(args: argparse.Namespace) -> int:
     reader = build_reader(app)
     failures = 0
     for path in args.images:
-        image = cv2.imread(str(path), cv2.IMREAD_COLOR)
+        image = cv2.imread(str(path), cv2.IMREAD_COLOR) if path.is_file() else None
         if image is None:
             failures += 1
-            print(json.dumps({"file": str(path), "error": "cannot read image"}), flush=True)
+            problem = "cannot read image (not an image, or damaged)" if path.is_file() else "file not found"
+            print(json.dumps({"file": str(path), "error": problem}), flush=True)
             continue
         start = time.perf_counter()
         read = reader.read(image)

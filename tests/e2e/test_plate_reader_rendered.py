@@ -62,10 +62,12 @@ def test_read_plates_cli_prints_one_json_line_per_image(tmp_path: Path) -> None:
     cv2.imwrite(str(good), _loose(render_plate(PlateSpec("30A12345", Layout.CAR_ONE_LINE), px_per_mm=0.5)))
     bad = tmp_path / "bad.png"
     bad.write_bytes(b"not an image")
-    proc = subprocess.run([sys.executable, "-m", "pipeline.cli", "read-plates", str(good), str(bad), "--json"],
-                          cwd=ROOT, capture_output=True, text=True, timeout=120)
+    missing = tmp_path / "missing.png"
+    proc = subprocess.run([sys.executable, "-m", "pipeline.cli", "read-plates", str(good), str(bad), str(missing),
+                           "--json"], cwd=ROOT, capture_output=True, text=True, timeout=120)
     rows = [json.loads(line) for line in proc.stdout.splitlines()]
-    assert [r["file"] for r in rows] == [str(good), str(bad)]
+    assert [r["file"] for r in rows] == [str(good), str(bad), str(missing)]
+    assert rows[1]["error"].startswith("cannot read image") and rows[2]["error"] == "file not found"
     assert rows[0]["text"] == "30A12345" and rows[0]["colour"] == "white" and rows[0]["lines"] == ["30A-123.45"]
     assert {"confidence", "candidates", "lines", "char_confidences"} <= rows[0].keys()
     assert len(rows[0]["char_confidences"]) == len(rows[0]["text"])
