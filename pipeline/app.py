@@ -5,8 +5,8 @@ from __future__ import annotations
 import hashlib
 import logging
 import os
-from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -25,9 +25,9 @@ from pipeline.live import StreamSettings, StreamSource
 from pipeline.metrics import Counters
 from pipeline.passages import PassageBuilder
 from pipeline.runtime import FrameSource, IdlePoint, Pipeline, RunSummary
-from pipeline.sources import ImageFolderSource, SourceError, VideoFileSource, is_stream_url
+from pipeline.sources import IMAGE_SUFFIXES, ImageFolderSource, SourceError, VideoFileSource, is_stream_url
 from pipeline.tracking import Tracker
-from pipeline.yaml_config import ConfigError, load_model
+from pipeline.yaml_config import ConfigError, KeyPath, load_yaml, validate, where
 from rules.config import RulesConfig
 from rules.engine import RuleEngine
 from rules.gateway import gateway_direction
@@ -65,34 +65,56 @@ class LoadedConfig:
     config_sha256: str
     path: Path
     registry_rows_skipped: tuple[str, ...] = ()  # broken registry rows, each "file:line: problem"
+    # The line of each key in the box config, cameras by id (`("cameras", "cam-1", "source")`): errors found after
+    # loading (a camera's source, in `run` and `validate-config` alike) name their line too. Empty: built in code.
+    key_lines: Mapping[KeyPath, int] = field(default_factory=dict)
 
     def cameras_without_gateway(self) -> list[str]:
         """Cameras that will run but decide nothing: no gateway in the rules means no zone and no direction."""
         return [c.id for c in self.app.cameras if self.rules.gateway_for_camera(c.id) is None]
 
 
-def load_config(path: Path) -> LoadedConfig:
-    """Validate the box config, its rules file and its registry; errors name file, line and key."""
-    app = load_model(AppConfig, path)
+def load_config(path: Path, *, check_sources: bool = False) -> LoadedConfig:
+    """Validate the box config, its rules file and its registry; errors name file, line and key.
+
+    `check_sources` also checks every camera's source as `run` would (`validate-config`): the same check, so the
+    checker cannot pass a config that `run` refuses. Off for commands that take their footage from the command
+    line (replay, bench), where the config's own source may rightly be absent."""
+    data, lines = load_yaml(path)
+    app = validate(AppConfig, data, lines, path)
+    key_lines = _lines_by_camera_id(app, lines)
     rules_path = resolve_relative(path, app.rules_file)
     if not rules_path.is_file():
-        raise ConfigError([f"{path}: rules_file: file not found: {rules_path}"])
-    rules = load_model(RulesConfig, rules_path)
+        raise ConfigError([f"{where(path, ('rules_file',), lines)}: rules_file: file not found: {rules_path}"])
+    rules_data, rules_lines = load_yaml(rules_path)
+    rules = validate(RulesConfig, rules_data, rules_lines, rules_path)
     registry: RegistryLookup = Registry()
     row_errors: Sequence[object] = ()
     if rules.registry_path:
         registry_path = resolve_relative(rules_path, rules.registry_path)
         if not registry_path.is_file():
-            raise ConfigError([f"{rules_path}: registry_path: file not found: {registry_path}"])
+            raise ConfigError([f"{where(rules_path, ('registry_path',), rules_lines)}: registry_path: file not "
+                               f"found: {registry_path}"])
         # CSV/JSON into memory, or a SQLite file made by `lez-anpr registry import` (opened read-only).
         registry, row_errors = open_registry(registry_path, timezone=rules.timezone)
         # Broken rows are reported and skipped; the good rows still load (a bad row never blocks the box).
         for error in row_errors:
             log.warning("registry row skipped: %s", error)
+    if check_sources:
+        problems = [p.message for c in app.cameras for p in camera_source_problems(c, path, key_lines)]
+        if problems:
+            raise ConfigError(problems)
     digest = hashlib.sha256()
     for part in (path, rules_path):
         digest.update(part.read_bytes())
-    return LoadedConfig(app, rules, registry, digest.hexdigest(), path, tuple(str(e) for e in row_errors))
+    return LoadedConfig(app, rules, registry, digest.hexdigest(), path, tuple(str(e) for e in row_errors), key_lines)
+
+
+def _lines_by_camera_id(app: AppConfig, lines: Mapping[KeyPath, int]) -> dict[KeyPath, int]:
+    """Key lines with each camera's index replaced by its id, the name errors use (`cameras.cam-1.source`)."""
+    ids = {index: camera.id for index, camera in enumerate(app.cameras)}
+    return {(("cameras", ids[key[1]], *key[2:]) if len(key) >= 2 and key[0] == "cameras" and isinstance(key[1], int)
+             and key[1] in ids else key): line for key, line in lines.items()}
 
 
 def permit_key() -> bytes | None:
@@ -160,22 +182,59 @@ def stream_settings(live: LiveCameraConfig) -> StreamSettings:
                           restart_budget=live.restart_budget, restart_window_s=live.restart_window_s)
 
 
+@dataclass(frozen=True)
+class SourceProblem:
+    message: str  # "file:line: cameras.ID.key: problem", or "--source: problem" for a command-line source
+    missing_input: bool  # the footage is not there or empty (`run`: exit 3), not a mistake in the config (exit 2)
+
+
+def camera_source_problems(camera: CameraConfig, config_path: Path, key_lines: Mapping[KeyPath, int],
+                           source_override: str | None = None) -> list[SourceProblem]:
+    """Why a camera's file or folder source cannot run: the one check behind `run` and `validate-config`.
+
+    Live sources (rtsp://, http://, ...) are never checked here: a camera may be down while its config is right.
+    A command-line source is relative to the working folder; a config's source to the config file."""
+    source = source_override or camera.source
+    if is_stream_url(source):
+        return []
+    path = Path(source) if source_override else resolve_relative(config_path, source)
+    camera_key = ("cameras", camera.id)
+    at_source = "--source" if source_override else (
+        f"{where(config_path, (*camera_key, 'source'), key_lines)}: cameras.{camera.id}.source")
+    problems = []
+    if not path.exists():
+        hint = (" (a camera device number is not a source: give its rtsp:// or http:// URL)"
+                if source.isdigit() else "")
+        problems.append(SourceProblem(f"{at_source}: video file or image folder not found: {path}{hint}", True))
+    elif path.is_file() and path.stat().st_size == 0:
+        problems.append(SourceProblem(f"{at_source}: video file is empty (0 bytes): {path}", True))
+    elif path.is_dir() and not any(p.suffix.lower() in IMAGE_SUFFIXES for p in path.iterdir()):
+        problems.append(SourceProblem(f"{at_source}: no images ({', '.join(sorted(IMAGE_SUFFIXES))}) in folder: "
+                                      f"{path}", True))
+    if camera.start_time is None:
+        # A recording's event time is its container timestamps + this start: a made-up start would put evidence
+        # at a time nobody filmed it, and rules (time windows) would decide on it.
+        problems.append(SourceProblem(
+            f"{where(config_path, (*camera_key, 'start_time'), key_lines)}: cameras.{camera.id}.start_time: "
+            "required for a video file or image folder (footage time of its first frame, ISO 8601 with offset); "
+            "`replay` takes --start-time", False))
+    return problems
+
+
 def build_source(camera: CameraConfig, source_override: str | None, config_path: Path,
-                 live: LiveCameraConfig | None = None) -> FrameSource:
+                 live: LiveCameraConfig | None = None, key_lines: Mapping[KeyPath, int] | None = None) -> FrameSource:
     """A command-line source is relative to the working folder; a config's source to the config file."""
     source = source_override or camera.source
     if is_stream_url(source):
         return StreamSource(source, camera.id, settings=stream_settings(live) if live else None)
+    problems = camera_source_problems(camera, config_path, key_lines or {}, source_override)
+    if any(not p.missing_input for p in problems):
+        raise ConfigError([p.message for p in problems])
+    if problems:
+        raise SourceError("; ".join(p.message for p in problems))
     path = Path(source) if source_override else resolve_relative(config_path, source)
     start = camera.start_time
-    if start is None:
-        if path.exists():
-            # A recording's event time is its container timestamps + this start: a made-up start would put
-            # evidence at a time nobody filmed it, and rules (time windows) would decide on it.
-            raise ConfigError([f"{config_path}: cameras.{camera.id}.start_time: required for a video file or image "
-                               "folder (footage time of its first frame, ISO 8601 with offset); `replay` takes "
-                               "--start-time"])
-        start = DEFAULT_START_TIME  # never used: the source reports the missing file first
+    assert start is not None  # camera_source_problems: a file or folder source without one is refused
     if path.is_dir():
         return ImageFolderSource(path, camera.id, start, camera.image_fps)
     return VideoFileSource(path, camera.id, start)
@@ -237,7 +296,7 @@ def build_sources(loaded: LoadedConfig, source_override: str | None = None,
     cameras = [c for c in loaded.app.cameras if camera_ids is None or c.id in camera_ids]
     if source_override is not None and len(cameras) != 1:
         raise SourceError("--source needs exactly one camera in the config (or --camera ID)")
-    return [build_source(c, source_override, loaded.path, loaded.app.live) for c in cameras]
+    return [build_source(c, source_override, loaded.path, loaded.app.live, loaded.key_lines) for c in cameras]
 
 
 def build_pipeline(loaded: LoadedConfig, sink: Sink, *, source_override: str | None = None,

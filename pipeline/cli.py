@@ -85,9 +85,13 @@ def _parser() -> argparse.ArgumentParser:
     rp.add_argument("--config", type=Path, help="take OCR settings from this config")
 
     ev = sub.add_parser("eval", help="measure detection, reading and colour on a labelled folder (labels.csv)")
-    ev.add_argument("--data", type=Path, default=Path("../shared/data/scenes"))
-    ev.add_argument("--out", type=Path, default=Path("out/eval"))
-    ev.add_argument("--config", type=Path, default=Path("configs/demo/demo.yaml"))
+    ev.add_argument("--data", type=Path, default=Path("../shared/data/scenes"),
+                    help="labelled folder: labels.csv and <set>/<file> images (default: %(default)s)")
+    ev.add_argument("--out", type=Path, default=Path("out/eval"),
+                    help="where misses.csv and misses.html go (default: %(default)s)")
+    ev.add_argument("--config", type=Path,
+                    help="take detector, OCR and runtime settings from this config (default: the built-in "
+                         "defaults, the same as configs/demo/demo.yaml's; works from any folder)")
     ev.add_argument("--engine", choices=["ppocr", "easyocr"], help="OCR engine (default: the config's)")
     ev.add_argument("--line-model", choices=["ppocr", "crnn", "ppocr+crnn"],
                     help="plate-line recogniser (default: the config's)")

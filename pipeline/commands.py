@@ -69,7 +69,8 @@ def _with_errors(fn: Callable[[], T]) -> T:
 def cmd_validate_config(args: argparse.Namespace) -> int:
     from pipeline.app import load_config
 
-    loaded = _with_errors(lambda: load_config(args.file))
+    # check_sources: each camera's file or folder source as `run` checks it (exists, has a start_time).
+    loaded = _with_errors(lambda: load_config(args.file, check_sources=True))
     facts = (f"{len(loaded.app.cameras)} camera(s), {len(loaded.rules.zones)} zone(s), "
              f"{len(loaded.rules.policies)} polic(ies), {len(loaded.registry)} registry record(s)")
     unrouted = loaded.cameras_without_gateway()
@@ -140,21 +141,28 @@ def cmd_read_plates(args: argparse.Namespace) -> int:
 
 def cmd_eval(args: argparse.Namespace) -> int:
     from pipeline.app import build_detectors, build_reader, load_config, set_threads
-    from pipeline.evaluate import LabelsError, evaluate, load_labels, summarise, write_misses
+    from pipeline.config import AppConfig
+    from pipeline.evaluate import LabelsError, evaluate, load_eval_labels, summarise, write_misses
 
     if not (args.data / "labels.csv").is_file():
         raise UserError(f"no labels.csv in {args.data} (the labelled data folder)", EXIT_INPUT)
     try:
-        load_labels(args.data)  # check the labels before minutes of model work
+        load_eval_labels(args.data)  # check the labels and their images before minutes of model work
     except LabelsError as exc:
         raise UserError(str(exc), EXIT_INPUT) from None
-    app = _with_errors(lambda: load_config(args.config)).app
+    if args.config is not None:
+        app = _with_errors(lambda: load_config(args.config)).app
+    else:  # the built-in detector, OCR and runtime settings (those of configs/demo/demo.yaml), from any folder
+        app = AppConfig.model_validate({"cameras": [{"id": "eval", "source": "-"}], "rules_file": "-"})
     if args.engine:
         app = app.model_copy(update={"ocr": app.ocr.model_copy(update={"engine": args.engine})})
     app = _with_line_model(app, args.line_model)
     set_threads(app.runtime.inference_threads)
     vehicle, plate = _with_errors(lambda: build_detectors(app))
-    totals = evaluate(args.data, vehicle, plate, build_reader(app))
+    try:
+        totals = evaluate(args.data, vehicle, plate, build_reader(app))
+    except LabelsError as exc:  # an image that exists but cannot be decoded
+        raise UserError(str(exc), EXIT_INPUT) from None
     summary = summarise(totals, app.ocr.min_confidence)
     misses = write_misses(totals, args.out)
     for key, value in summary.items():

@@ -18,7 +18,8 @@ from rules.types import PlateColour
 
 
 class Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    # allow_inf_nan=False: `.inf`/`.nan` are valid YAML floats, but no setting here means "forever" or "none".
+    model_config = ConfigDict(extra="forbid", frozen=True, allow_inf_nan=False)
 
 
 class CameraConfig(Strict):
@@ -26,7 +27,7 @@ class CameraConfig(Strict):
     source: str = Field(min_length=1, description="video file, image folder (relative to this file), or a URL")
     start_time: datetime | None = Field(
         None, description="event time of the first frame for files and folders (ISO 8601 with offset)")
-    image_fps: float = Field(1.0, gt=0, description="frames per second assumed for an image folder")
+    image_fps: float = Field(1.0, gt=0, le=120, description="frames per second assumed for an image folder")
 
     @field_validator("start_time")
     @classmethod
@@ -48,8 +49,8 @@ class YoloDetectorConfig(Strict):
     type: Literal["ultralytics", "onnxruntime"] = "onnxruntime"
     weights: str = Field(description="file name in the models folder, or a path")
     imgsz: int = Field(640, ge=160, le=1920)
-    conf: float = Field(0.25, gt=0, lt=1)
-    iou: float = Field(0.5, gt=0, lt=1)
+    conf: float = Field(0.25, gt=0, lt=1, description="minimum detection score, a probability (0 < conf < 1)")
+    iou: float = Field(0.5, gt=0, lt=1, description="NMS overlap (0 < iou < 1)")
     device: str = Field("cpu", pattern=r"^(cpu|cuda(:[0-9]+)?|[0-9]+)$",
                         description="cpu, cuda, cuda:N (or N, ultralytics' spelling of cuda:N)")
     half: bool = Field(False, description="fp16 on a GPU (ultralytics on CUDA; ORT only through TensorRT)")
@@ -93,10 +94,11 @@ class OcrConfig(Strict):
 
 class TrackingConfig(Strict):
     match_iou: float = Field(0.15, gt=0, lt=1)
-    max_age_s: float = Field(1.2, gt=0, description="a track unseen this long (event time) has left the scene")
-    min_frames: int = Field(1, ge=1, description="passages seen on fewer frames are discarded (counted)")
+    max_age_s: float = Field(1.2, gt=0, le=60, description="a track unseen this long (event time) has left the "
+                             "scene")
+    min_frames: int = Field(1, ge=1, le=250, description="passages seen on fewer frames are discarded (counted)")
     best_crops: int = Field(3, ge=1, le=10, description="plate crops per track sent to OCR")
-    min_plate_width_px: int = Field(24, ge=8)
+    min_plate_width_px: int = Field(24, ge=8, le=1024, description="smaller plate crops are never read")
 
 
 class KafkaConfig(Strict):

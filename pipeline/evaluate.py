@@ -7,7 +7,10 @@ grammar, colour). A labelled plate is *found* by the detection with IoU ≥ 0.5 
 Detection precision is counted on the images whose plates all have boxes (elsewhere a detection of an unboxed
 plate cannot be told from a false one). Time per plate is wall time and, because the machine may be shared, also
 the reading thread's CPU time (the OCR runs in that thread). Writes `misses.csv` and `misses.html` (crop, truth,
-read, candidates) to the output folder. The last printed line is machine-readable.
+read, status, reason, candidates) to the output folder: a miss is `not_detected` (no detected box overlaps
+the labelled box at IoU ≥ 0.5; for an unboxed label, no plate detected in the image), `not_read` (plates were
+detected but no read of the image was matched to it), or the matched read's status (`read` with the wrong text or
+colour, `unreadable`). The last printed line is machine-readable.
 """
 
 from __future__ import annotations
@@ -26,7 +29,7 @@ import cv2
 from detectors.base import BoxXYXY, ImageBGR, PlateDetection, PlateDetector, VehicleDetector, crop
 from ocr.plate_reader import PlateReader
 from pipeline.consensus import vote
-from rules.types import PlateLayout, PlateRead, ReadStatus
+from rules.types import PlateColour, PlateLayout, PlateRead, ReadStatus
 
 IOU_MATCH = 0.5
 
@@ -40,6 +43,10 @@ class Label:
     colour: str
     box: BoxXYXY | None
     readable: bool
+    line: int = 0  # in labels.csv, for error messages
+
+
+NOT_DETECTED, NOT_READ = "not_detected", "not_read"
 
 
 @dataclass
@@ -48,6 +55,8 @@ class Outcome:
     found: bool
     read: PlateRead | None
     crop: ImageBGR | None
+    miss_status: str = ""  # when nothing was matched to the label: NOT_DETECTED or NOT_READ
+    miss_reason: str = ""
 
 
 @dataclass
@@ -61,6 +70,7 @@ class Totals:
 
 
 LABEL_COLUMNS = ("set", "file", "plate_compact")
+LABEL_COLOURS = tuple(c.value for c in PlateColour)  # or empty: colour not labelled
 
 
 class LabelsError(ValueError):
@@ -79,21 +89,53 @@ def load_labels(data_dir: Path) -> list[Label]:
             if missing:
                 raise LabelsError(f"{path}:1: missing column(s) {', '.join(missing)} "
                                   f"(needs {', '.join(LABEL_COLUMNS)}; optional lines, colour, bbox_xyxy, readable)")
+            columns = len(reader.fieldnames or [])
             for row in reader:
-                labels.append(_label_from_row(row, path, reader.line_num))
+                labels.append(_label_from_row(row, path, reader.line_num, columns))
     except UnicodeDecodeError:
         raise LabelsError(f"{path}: not UTF-8 text") from None
     return labels
 
 
-def _label_from_row(row: dict[str, str], path: Path, line: int) -> Label:
+def load_eval_labels(data_dir: Path) -> list[Label]:
+    """`load_labels`, plus what `evaluate` needs: at least one readable plate, and every row's image on disk."""
+    labels = load_labels(data_dir)
+    path = data_dir / "labels.csv"
+    if not any(label.readable for label in labels):
+        raise LabelsError(f"{path}: no labelled plates (" + (f"all {len(labels)} row(s) have readable=0)" if labels
+                                                             else "no rows after the header)"))
+    for label in labels:
+        image = data_dir / label.set_name / label.file
+        if not image.is_file():
+            raise LabelsError(f"{path}:{label.line}: image not found: {image}")
+    return labels
+
+
+def _label_from_row(row: dict[str | None, str | None], path: Path, line: int, columns: int) -> Label:
+    # csv.DictReader fills the fields a short row lacks with None and keeps a long row's extra ones under None.
+    extra = row.get(None)
+    if extra is not None or any(value is None for value in row.values()):
+        fields = sum(value is not None for key, value in row.items() if key is not None) + len(extra or [])
+        hint = " (a bbox_xyxy must be quoted: \"x1,y1,x2,y2\")" if extra is not None and "bbox_xyxy" in row else ""
+        raise LabelsError(f"{path}:{line}: {fields} field(s), the header has {columns}{hint}")
+    cells = {key: value or "" for key, value in row.items() if key is not None}
+    readable = cells.get("readable", "1")  # no readable column: every plate is readable
+    if readable not in ("0", "1"):
+        raise LabelsError(f"{path}:{line}: readable must be 0 or 1, got {readable!r}")
+    colour = cells.get("colour", "")
+    if colour and colour not in LABEL_COLOURS:
+        raise LabelsError(f"{path}:{line}: colour must be one of {', '.join(LABEL_COLOURS)} (or empty), "
+                          f"got {colour!r}")
+    if readable == "1" and not cells["plate_compact"]:
+        raise LabelsError(f"{path}:{line}: plate_compact is empty on a readable plate "
+                          "(give its text, or readable=0 for a plate that cannot be read)")
     try:
         box = None
-        if row.get("bbox_xyxy"):
-            x1, y1, x2, y2 = (float(v) for v in row["bbox_xyxy"].split(","))
+        if cells.get("bbox_xyxy"):
+            x1, y1, x2, y2 = (float(v) for v in cells["bbox_xyxy"].split(","))
             box = BoxXYXY(x1, y1, x2, y2)
-        return Label(row["set"] or "", row["file"] or "", row["plate_compact"] or "", int(row.get("lines") or 0),
-                     row.get("colour") or "", box, row.get("readable", "1") == "1")
+        return Label(cells["set"], cells["file"], cells["plate_compact"], int(cells.get("lines") or 0), colour, box,
+                     readable == "1", line)
     except (ValueError, TypeError) as exc:
         raise LabelsError(f"{path}:{line}: bad row ({exc})") from None
 
@@ -127,12 +169,28 @@ def _match(labels: Sequence[Label], plates: Sequence[PlateDetection], reads: Seq
             used.add(best)
             outcomes.append(Outcome(label, True, reads[best], crops[best]))
         else:
-            outcomes.append(Outcome(label, False, None, None))
+            outcomes.append(Outcome(label, False, None, None, *_why_unmatched(label, plates, used)))
     return outcomes, len(used)
 
 
+def _why_unmatched(label: Label, plates: Sequence[PlateDetection], used: set[int]) -> tuple[str, str]:
+    """The miss status and reason of a label no detection was matched to."""
+    if label.box is None:
+        if not plates:
+            return NOT_DETECTED, "no plate detected in this image (the label has no box)"
+        return NOT_READ, (f"no read of this image matched the plate ({len(plates)} plate box(es) detected; "
+                          "the label has no box, so it is matched by text)")
+    box = label.box
+    overlapping = [i for i, plate in enumerate(plates) if box.iou(plate.box) >= IOU_MATCH]
+    if overlapping:  # every box overlapping it went to another label of the image
+        return NOT_READ, f"the detected box overlapping it (IoU ≥ {IOU_MATCH}) was matched to another label"
+    best = max((box.iou(plate.box) for plate in plates), default=0.0)
+    return NOT_DETECTED, (f"no detected plate box overlaps the labelled box at IoU ≥ {IOU_MATCH} "
+                          f"({len(plates)} box(es) in the image, best IoU {best:.2f})")
+
+
 def evaluate(data_dir: Path, vehicle: VehicleDetector, plate_detector: PlateDetector, reader: PlateReader) -> Totals:
-    labels = load_labels(data_dir)
+    labels = load_eval_labels(data_dir)
     by_image: dict[tuple[str, str], list[Label]] = {}
     for label in labels:
         by_image.setdefault((label.set_name, label.file), []).append(label)
@@ -140,8 +198,8 @@ def evaluate(data_dir: Path, vehicle: VehicleDetector, plate_detector: PlateDete
     for (set_name, file), image_labels in sorted(by_image.items()):
         image = cv2.imread(str(data_dir / set_name / file), cv2.IMREAD_COLOR)
         if image is None:
-            totals.outcomes += [Outcome(label, False, None, None) for label in image_labels]
-            continue
+            raise LabelsError(f"{data_dir / 'labels.csv'}:{image_labels[0].line}: cannot read image "
+                              f"{data_dir / set_name / file} (not an image, or damaged)")
         start = time.perf_counter()
         vehicle.detect([image])
         plates = plate_detector.detect([image])[0]
@@ -215,6 +273,19 @@ def _jpeg_data_uri(image: ImageBGR | None) -> str:
     return "data:image/jpeg;base64," + base64.b64encode(buf.tobytes()).decode() if ok else ""
 
 
+def miss_status_reason(o: Outcome) -> tuple[str, str]:
+    """A miss's status (`not_detected`, `not_read`, or the matched read's) and why, never empty."""
+    r = o.read
+    if r is None:
+        return o.miss_status or NOT_READ, o.miss_reason or "no read of this image matched the plate"
+    if r.reason:
+        return r.status.value, r.reason
+    wrong = [what for what, bad in (("text", r.text != o.label.compact), ("colour", r.colour.value != o.label.colour))
+             if bad]
+    return r.status.value, (" and ".join(wrong) + (" differ" if len(wrong) > 1 else " differs") + " from the label"
+                            if wrong else r.status.value)
+
+
 def write_misses(totals: Totals, out_dir: Path) -> list[Outcome]:
     out_dir.mkdir(parents=True, exist_ok=True)
     misses = [o for o in totals.outcomes if o.label.readable and (o.read is None or o.read.text != o.label.compact
@@ -225,20 +296,21 @@ def write_misses(totals: Totals, out_dir: Path) -> list[Outcome]:
                          "confidence", "reason", "candidates"])
         for o in misses:
             r = o.read
+            status, reason = miss_status_reason(o)
             writer.writerow([o.label.set_name, o.label.file, o.label.compact, int(o.found), r.text if r else "",
-                             r.status.value if r else "not_detected", o.label.colour, r.colour.value if r else "",
-                             r.confidence if r else "", r.reason if r else "",
+                             status, o.label.colour, r.colour.value if r else "", r.confidence if r else "", reason,
                              " ".join(f"{c.text}:{c.confidence:.2f}" for c in r.candidates) if r else ""])
     rows = []
     for o in misses:
         r = o.read
+        status, reason = miss_status_reason(o)
         cands = html.escape(", ".join(f"{c.text} ({c.confidence:.2f})" for c in r.candidates)) if r else ""
         img = _jpeg_data_uri(o.crop)
         rows.append(f"<tr><td>{html.escape(o.label.set_name + '/' + o.label.file)}</td>"
-                    f"<td>{f'<img src={chr(34)}{img}{chr(34)} height=80>' if img else 'not detected'}</td>"
+                    f"<td>{f'<img src={chr(34)}{img}{chr(34)} height=80>' if img else status.replace('_', ' ')}</td>"
                     f"<td>{html.escape(o.label.compact)}<br>{html.escape(o.label.colour)}</td>"
                     f"<td>{html.escape(r.text or r.status.value) if r else '—'}<br>{r.colour.value if r else ''}</td>"
-                    f"<td>{html.escape(r.reason) if r else ''}</td><td>{cands}</td></tr>")
+                    f"<td>{html.escape(reason)}</td><td>{cands}</td></tr>")
     page = ("<!doctype html><meta charset=utf-8><title>lez-anpr eval misses</title>"
             "<style>td{border:1px solid #ccc;padding:4px;font:14px sans-serif}</style>"
             f"<h1>{len(misses)} misses</h1><table><tr><th>image</th><th>crop</th><th>truth</th><th>read</th>"

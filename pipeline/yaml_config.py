@@ -7,7 +7,7 @@ gives each validation error its line without a custom YAML parser.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -42,8 +42,30 @@ def _walk(node: yaml.Node, path: KeyPath) -> Iterator[tuple[KeyPath, int]]:
             yield from _walk(item, (*path, index))
 
 
+def _duplicate_keys(node: yaml.Node, path: KeyPath) -> Iterator[tuple[KeyPath, int, int]]:
+    """Each key that repeats one before it in the same mapping: (key path, its line, the first one's line).
+
+    PyYAML keeps the last value of a repeated key without a word: the first one, the one a person reads, would
+    silently not count. (A key after a `<<:` merge is an override, not a duplicate: merges are not expanded here.)
+    """
+    if isinstance(node, yaml.MappingNode):
+        first_line: dict[str, int] = {}
+        for key_node, value_node in node.value:
+            key = str(key_node.value)
+            line = key_node.start_mark.line + 1
+            if key in first_line:
+                yield (*path, key), line, first_line[key]
+            else:
+                first_line[key] = line
+            yield from _duplicate_keys(value_node, (*path, key))
+    elif isinstance(node, yaml.SequenceNode):
+        for index, item in enumerate(node.value):
+            yield from _duplicate_keys(item, (*path, index))
+
+
 def load_yaml(path: Path) -> tuple[Any, dict[KeyPath, int]]:
-    """Parse a YAML file; returns the data and the line of every key path. Syntax errors become ConfigError."""
+    """Parse a YAML file; returns the data and the line of every key path. Syntax errors and repeated keys become
+    ConfigError."""
     try:
         text = path.read_text(encoding="utf-8")
     except FileNotFoundError:
@@ -60,16 +82,27 @@ def load_yaml(path: Path) -> tuple[Any, dict[KeyPath, int]]:
         mark = exc.problem_mark
         line = mark.line + 1 if mark is not None else 0
         raise ConfigError([f"{path}:{line}: YAML syntax error: {exc.problem}"]) from None
-    lines = dict(_walk(node, ())) if node is not None else {}
-    return data, lines
+    if node is None:
+        return data, {}
+    duplicates = [f"{path}:{line}: {'.'.join(str(p) for p in key_path)}: duplicate key (first at line {first})"
+                  for key_path, line, first in _duplicate_keys(node, ())]
+    if duplicates:
+        raise ConfigError(duplicates)
+    return data, dict(_walk(node, ()))
 
 
-def _line_for(loc: KeyPath, lines: dict[KeyPath, int]) -> int:
-    # Walk up the path until a key we know the line of (a missing key has no line: use its parent's).
+def line_for(loc: KeyPath, lines: Mapping[KeyPath, int]) -> int:
+    """The line of a key path; a key not in the file (missing) has its nearest parent's line; 0 when unknown."""
     for end in range(len(loc), -1, -1):
         if loc[:end] in lines:
             return lines[loc[:end]]
     return 0
+
+
+def where(path: Path, loc: KeyPath, lines: Mapping[KeyPath, int]) -> str:
+    """`file:line` of a key path, or just `file` when its line is unknown (a config built in code)."""
+    line = line_for(loc, lines)
+    return f"{path}:{line}" if line else str(path)
 
 
 def validate(model: type[M], data: Any, lines: dict[KeyPath, int], path: Path) -> M:
@@ -89,7 +122,7 @@ def validate(model: type[M], data: Any, lines: dict[KeyPath, int], path: Path) -
             # Discriminated unions add the tag as a path element that is not in the file.
             file_loc = tuple(p for p in loc if p in _keys_in(lines) or isinstance(p, int))
             key = ".".join(str(p) for p in loc) or "(top level)"
-            messages.append(f"{path}:{_line_for(file_loc, lines)}: {key}: {err['msg']}")
+            messages.append(f"{path}:{line_for(file_loc, lines)}: {key}: {err['msg']}")
         raise ConfigError(messages) from None
 
 

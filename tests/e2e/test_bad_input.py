@@ -132,7 +132,8 @@ def test_registry_with_broken_rows_loads_the_good_ones_and_names_the_bad(tmp_pat
     (tmp_path / "registry.csv").write_text("\n".join([
         *rows, "30B99999,spaceship,petrol,3,false,2020-01-01,,,", "30C99999,car,petrol,3", "garbage\x00row"]) + "\n")
     config = tmp_path / "box.yaml"
-    config.write_text("site_id: t\nrules_file: rules.yaml\ncameras:\n  - id: demo-cam-1\n    source: clip.mp4\n")
+    # A live source: validate-config checks a file source exists (this test is about the registry rows).
+    config.write_text("site_id: t\nrules_file: rules.yaml\ncameras:\n  - id: demo-cam-1\n    source: rtsp://cam/1\n")
     result = lez("validate-config", str(config), timeout=60)
     # `run` would load the good rows and go on; the checker says NOT OK (exit 2) with the count.
     assert result.returncode == 2, result.stderr

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import csv
 from pathlib import Path
 
 import cv2
@@ -106,3 +107,107 @@ def test_unusable_labels_file_names_file_line_and_problem(tmp_path: Path, text: 
     (tmp_path / "labels.csv").write_text(text)
     with pytest.raises(LabelsError, match=message):
         load_labels(tmp_path)
+
+
+def _labels(root: Path, rows: list[str], images: tuple[str, ...] = ("a.png",)) -> Path:
+    (root / "s").mkdir(parents=True, exist_ok=True)
+    for name in images:
+        cv2.imwrite(str(root / "s" / name), np.full((200, 400, 3), 90, np.uint8))
+    (root / "labels.csv").write_text(HEADER + "".join(row + "\n" for row in rows))
+    return root
+
+
+GOOD = 's,a.png,30A-123.45,30A12345,1,white,car,"10,10,110,40",1,x,'
+
+
+@pytest.mark.parametrize(("row", "message"), [
+    ('s,gone.png,30A-123.45,30A12345,1,white,car,"10,10,110,40",1,x,', r"labels\.csv:3: image not found: .*gone\.png"),
+    ("mrz_vlp,short", r"labels\.csv:3: 2 field\(s\), the header has 11"),
+    ("s,a.png,30A-123.45,30A12345,1,white,car,10,10,110,40,1,x,", r"labels\.csv:3: 14 field\(s\).*must be quoted"),
+    ('s,a.png,30A-123.45,30A12345,1,white,car,"10,10,110,40",yes,x,', r"labels\.csv:3: readable must be 0 or 1"),
+    ('s,a.png,30A-123.45,30A12345,1,white,car,"10,10,110,40",,x,', r"labels\.csv:3: readable must be 0 or 1"),
+    ('s,a.png,,,1,white,car,"10,10,110,40",1,x,', r"labels\.csv:3: plate_compact is empty on a readable plate"),
+    ('s,a.png,30A-123.45,30A12345,1,purple,car,"10,10,110,40",1,x,', r"labels\.csv:3: colour must be one of white"),
+])
+def test_a_bad_row_is_an_error_naming_its_line_not_a_silent_miss(tmp_path: Path, row: str, message: str) -> None:
+    _labels(tmp_path, [GOOD, row])
+    with pytest.raises(LabelsError, match=message) as caught:
+        evaluate(tmp_path, FakeVehicles(), FakePlates([[]]), FakeReader({}))  # type: ignore[arg-type]
+    assert "30A12345" not in str(caught.value)  # plate text is personal data: never in the message
+
+
+def test_an_empty_colour_is_an_unlabelled_colour_and_every_plate_colour_is_accepted(tmp_path: Path) -> None:
+    rows = [f's,a.png,30A-123.45,30A12345,1,{c},car,"10,10,110,40",1,x,' for c in ("", *PlateColour)]
+    assert [label.colour for label in load_labels(_labels(tmp_path, rows))] == ["", *PlateColour]
+
+
+@pytest.mark.parametrize(("rows", "message"), [
+    ([], r"labels\.csv: no labelled plates \(no rows after the header\)"),
+    (['s,a.png,,,2,white,motorbike,"300,100,360,150",0,x,dirt'], r"no labelled plates \(all 1 row\(s\) have readable"),
+])
+def test_a_labels_file_without_readable_plates_is_an_error(tmp_path: Path, rows: list[str], message: str) -> None:
+    _labels(tmp_path, rows)
+    with pytest.raises(LabelsError, match=message):
+        evaluate(tmp_path, FakeVehicles(), FakePlates([]), FakeReader({}))  # type: ignore[arg-type]
+
+
+def test_an_image_that_cannot_be_decoded_is_an_error_naming_its_line(tmp_path: Path) -> None:
+    _labels(tmp_path, [GOOD])
+    (tmp_path / "s" / "a.png").write_bytes(b"not a png")
+    with pytest.raises(LabelsError, match=r"labels\.csv:2: cannot read image .*a\.png"):
+        evaluate(tmp_path, FakeVehicles(), FakePlates([[]]), FakeReader({}))  # type: ignore[arg-type]
+
+
+def test_a_miss_says_whether_the_plate_was_not_detected_or_not_read(tmp_path: Path) -> None:
+    _labels(tmp_path, [
+        GOOD,                                                             # a.png: a box elsewhere only (IoU 0)
+        's,b.png,29-AA 123.45,29AA12345,2,yellow,motorbike,,1,x,',        # b.png: unboxed, a box read wrong
+        's,c.png,30A-543.21,30A54321,1,white,car,,1,x,',                  # c.png: unboxed, nothing detected
+        's,d.png,30A-111.11,30A11111,1,white,car,"10,10,110,40",1,x,',    # d.png: found, misread
+    ], images=("a.png", "b.png", "c.png", "d.png"))
+    plates = FakePlates([[(300, 100, 360, 150)], [(200, 50, 260, 100)], [], [(10, 10, 110, 40)]])
+    reader = FakeReader({68: ("29AA12845", "yellow", PlateLayout.TWO_LINE), 112: ("30A11171", "white",
+                                                                                    PlateLayout.ONE_LINE)})
+    totals = evaluate(tmp_path, FakeVehicles(), plates, reader)  # type: ignore[arg-type]
+    assert summarise(totals)["plates"] == 4
+    write_misses(totals, tmp_path / "out")
+    with (tmp_path / "out" / "misses.csv").open() as handle:
+        rows = {row["file"]: row for row in csv.DictReader(handle)}
+    assert {f: (r["status"], r["found"]) for f, r in rows.items()} == {
+        "a.png": ("not_detected", "0"), "b.png": ("not_read", "0"), "c.png": ("not_detected", "0"),
+        "d.png": ("read", "1")}
+    assert "IoU" in rows["a.png"]["reason"] and "no plate detected" in rows["c.png"]["reason"]
+    assert "no read of this image matched the plate" in rows["b.png"]["reason"]
+    assert rows["d.png"]["reason"] == "text differs from the label"
+    assert all(r["reason"] for r in rows.values())
+
+
+def test_eval_needs_no_config_file_and_its_defaults_are_the_demo_configs(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> None:
+    from pipeline import app as app_module
+    from pipeline import commands
+    from pipeline.cli import _parser
+    from pipeline.config import AppConfig
+
+    root = Path(__file__).resolve().parents[2]
+    demo = app_module.load_config(root / "configs" / "demo" / "demo.yaml").app
+    seen: list[AppConfig] = []
+
+    def stop(app: AppConfig) -> None:
+        seen.append(app)
+        raise SystemExit(0)
+
+    _labels(tmp_path / "data", [GOOD])
+    monkeypatch.chdir(tmp_path)  # outside the repo: no configs/demo/demo.yaml here
+    monkeypatch.setattr(app_module, "build_detectors", stop)
+    monkeypatch.setattr(app_module, "set_threads", lambda n: None)
+    args = _parser().parse_args(["eval", "--data", "data"])
+    assert args.config is None
+    with pytest.raises(SystemExit):
+        commands.cmd_eval(args)
+    assert [(a.detectors, a.ocr, a.runtime, a.storage) for a in seen] == [
+        (demo.detectors, demo.ocr, demo.runtime, demo.storage)]
+    with pytest.raises(SystemExit):
+        _parser().parse_args(["eval", "--help"])
+    assert "(default: the built-in defaults, the same as configs/demo/demo.yaml's" in " ".join(
+        capsys.readouterr().out.split())
