@@ -3,6 +3,10 @@
 It is trained by `training/train_crnn.py` on plates the project renders itself, degraded the way gateway cameras
 degrade them (motion blur, glare streaks, night noise, low resolution), and it reads only plate characters. Its
 input conversion lives here, not in the training script, so that training and inference cannot drift apart.
+
+A measurement tool, not a box's recogniser: on real photos it reads 0.75 of plates exactly against PP-OCRv4's 0.95,
+with wrong reads, and fusing the two is worse than PP-OCRv4 alone (docs/accuracy.md). `eval` and `read-plates`
+select it with `--line-model`; a box config cannot.
 """
 
 from __future__ import annotations

@@ -12,6 +12,10 @@ its confidence the average probability, its alternative the runner-up. Character
 its own (the second model is a second opinion where the first is unsure, not an equal). When they read a
 different number of characters there is nothing to align: the primary model's reading stands, as without fusion,
 but its confidences are capped at `disagreement_cap` (two models that disagree on the very length are not sure).
+
+Measured (docs/accuracy.md): better than PP-OCR alone on rendered plates, worse on the real photos — the CRNN has
+not learnt enough of real plates from rendered ones to be a useful second opinion yet. The settings were chosen on
+rendered plates by `training.sweep_fusion`.
 """
 
 from __future__ import annotations
@@ -38,7 +42,7 @@ class LineModel(Protocol):
 
 @dataclass(frozen=True)
 class FusionSettings:
-    second_weight: float = 0.5  # the second model's share of each averaged probability row
+    second_weight: float = 0.3  # the second model's share of each averaged probability row
     consult_below: float = 1.01  # only characters the primary model read less surely than this are averaged
     disagreement_cap: float = 1.0  # confidences of a reading the models disagree on in length are capped here
 

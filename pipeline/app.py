@@ -165,13 +165,16 @@ def build_detectors(app: AppConfig) -> tuple[VehicleDetector, PlateDetector]:
     return vehicle, plate
 
 
-def build_reader(app: AppConfig) -> PlateReader:
+def build_reader(app: AppConfig, line_model: str = "ppocr") -> PlateReader:
+    """The plate reader of a box config. `line_model` other than PP-OCR's recogniser is for measurement only
+    (`eval` / `read-plates --line-model`): the plate CRNN reads real plates worse (docs/accuracy.md), so a box
+    config cannot select it."""
     engine: TextEngine
     if app.ocr.engine == "easyocr":
         engine = EasyOcrEngine(threads=app.ocr.threads)
     else:
         engine = RapidOcrEngine(det_limit_side_len=app.ocr.det_limit_side_len, threads=app.ocr.threads,
-                                line_model=app.ocr.line_model)
+                                line_model=line_model)
     colour = PlateColourClassifier(enabled=frozenset(app.ocr.colours))
     return PlateReader(engine, colour, ReaderSettings(min_confidence=app.ocr.min_confidence))
 

@@ -80,8 +80,9 @@ def _parser() -> argparse.ArgumentParser:
     rp.add_argument("images", nargs="+", type=Path)
     rp.add_argument("--json", action="store_true", help="JSON lines (the default output is also JSON lines)")
     rp.add_argument("--engine", choices=["ppocr", "easyocr"], default="ppocr")
-    rp.add_argument("--line-model", choices=["ppocr", "crnn", "ppocr+crnn"],
-                    help="plate-line recogniser (default: the config's)")
+    rp.add_argument("--line-model", choices=["ppocr", "crnn", "ppocr+crnn"], default="ppocr",
+                    help="plate-line recogniser, for measurement: the plate CRNN alone or fused with PP-OCR "
+                         "(docs/accuracy.md; default: %(default)s, the only one a box runs)")
     rp.add_argument("--config", type=Path, help="take OCR settings from this config")
 
     ev = sub.add_parser("eval", help="measure detection, reading and colour on a labelled folder (labels.csv)")
@@ -93,8 +94,9 @@ def _parser() -> argparse.ArgumentParser:
                     help="take detector, OCR and runtime settings from this config (default: the built-in "
                          "defaults, the same as configs/demo/demo.yaml's; works from any folder)")
     ev.add_argument("--engine", choices=["ppocr", "easyocr"], help="OCR engine (default: the config's)")
-    ev.add_argument("--line-model", choices=["ppocr", "crnn", "ppocr+crnn"],
-                    help="plate-line recogniser (default: the config's)")
+    ev.add_argument("--line-model", choices=["ppocr", "crnn", "ppocr+crnn"], default="ppocr",
+                    help="plate-line recogniser, for measurement: the plate CRNN alone or fused with PP-OCR "
+                         "(docs/accuracy.md; default: %(default)s, the only one a box runs)")
 
     rep = sub.add_parser("replay", help="replay a recording for an audit: audit topics, report, manifest")
     rep.add_argument("file", type=Path, help="the recording (video file or image folder)")

@@ -9,7 +9,7 @@ import sys
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from typing import TYPE_CHECKING, TypeVar
+from typing import TypeVar
 
 from pipeline import offline
 from pipeline.cli import (
@@ -22,9 +22,6 @@ from pipeline.cli import (
     EXIT_OK,
 )
 from pipeline.yaml_config import ConfigError
-
-if TYPE_CHECKING:
-    from pipeline.config import AppConfig
 
 log = logging.getLogger("lez_anpr")
 T = TypeVar("T")
@@ -97,13 +94,6 @@ def cmd_fetch_models(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
-def _with_line_model(app: AppConfig, line_model: str | None) -> AppConfig:
-    """The config with `ocr.line_model` replaced by a command-line choice (None: as configured)."""
-    if line_model is None:
-        return app
-    return app.model_copy(update={"ocr": app.ocr.model_copy(update={"line_model": line_model})})
-
-
 def cmd_read_plates(args: argparse.Namespace) -> int:
     import cv2
 
@@ -115,8 +105,7 @@ def cmd_read_plates(args: argparse.Namespace) -> int:
     else:
         app = AppConfig.model_validate({"cameras": [{"id": "cli", "source": "-"}], "rules_file": "-",
                                         "ocr": OcrConfig(engine=args.engine).model_dump()})
-    app = _with_line_model(app, args.line_model)
-    reader = build_reader(app)
+    reader = build_reader(app, args.line_model)
     failures = 0
     for path in args.images:
         image = cv2.imread(str(path), cv2.IMREAD_COLOR) if path.is_file() else None
@@ -156,11 +145,10 @@ def cmd_eval(args: argparse.Namespace) -> int:
         app = AppConfig.model_validate({"cameras": [{"id": "eval", "source": "-"}], "rules_file": "-"})
     if args.engine:
         app = app.model_copy(update={"ocr": app.ocr.model_copy(update={"engine": args.engine})})
-    app = _with_line_model(app, args.line_model)
     set_threads(app.runtime.inference_threads)
     vehicle, plate = _with_errors(lambda: build_detectors(app))
     try:
-        totals = evaluate(args.data, vehicle, plate, build_reader(app))
+        totals = evaluate(args.data, vehicle, plate, build_reader(app, args.line_model))
     except LabelsError as exc:  # an image that exists but cannot be decoded
         raise UserError(str(exc), EXIT_INPUT) from None
     summary = summarise(totals, app.ocr.min_confidence)

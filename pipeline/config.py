@@ -83,9 +83,6 @@ class DetectorsConfig(Strict):
 
 class OcrConfig(Strict):
     engine: Literal["ppocr", "easyocr"] = "ppocr"
-    line_model: Literal["ppocr", "crnn", "ppocr+crnn"] = Field(
-        "ppocr", description="which recogniser reads plate lines on the ppocr engine: PP-OCRv4's, the project's "
-        "plate CRNN (ocr/models/plate_crnn.onnx), or both voting per character")
     min_confidence: float = Field(0.55, ge=0, le=1)
     det_limit_side_len: int = Field(160, ge=32, le=1024)
     colours: tuple[PlateColour, ...] = (PlateColour.WHITE, PlateColour.YELLOW, PlateColour.BLUE, PlateColour.RED)

@@ -34,7 +34,7 @@ def test_rows_are_one_per_plate_character_and_skip_separators() -> None:
 def test_aligned_readings_average_per_character() -> None:
     paddle = plate_char_rows(_probs([{"8": 0.9}, BLANK, {"4": 0.9}, BLANK, {"D": 0.55, "B": 0.4}, BLANK, {"1": 0.9}]))
     crnn = plate_char_rows(_probs([{"8": 0.8}, BLANK, {"4": 0.9}, BLANK, {"B": 0.9, "D": 0.05}, BLANK, {"1": 0.7}]))
-    line = fuse_rows(paddle, crnn, FusionSettings())
+    line = fuse_rows(paddle, crnn, FusionSettings(second_weight=0.5))
     assert line.text == "84B1"
     assert line.char_confidences[2] == round((0.4 + 0.9) / 2, 4)
     assert line.alternatives[2] == ("D", round((0.55 + 0.05) / 2, 4))
@@ -77,6 +77,6 @@ def test_the_fused_recogniser_batches_both_models() -> None:
 def test_only_characters_the_primary_read_unsurely_are_averaged() -> None:
     paddle = plate_char_rows(_probs([{"8": 0.95}, BLANK, {"D": 0.55, "B": 0.4}]))
     crnn = plate_char_rows(_probs([{"B": 0.9}, BLANK, {"B": 0.9, "D": 0.05}]))
-    line = fuse_rows(paddle, crnn, FusionSettings(consult_below=0.9))
+    line = fuse_rows(paddle, crnn, FusionSettings(second_weight=0.5, consult_below=0.9))
     assert line.text == "8B"  # the sure 8 is kept although the CRNN saw a B there
     assert line.char_confidences == (0.95, round((0.4 + 0.9) / 2, 4))
