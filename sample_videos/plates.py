@@ -16,7 +16,7 @@ from pathlib import Path
 
 import numpy as np
 import numpy.typing as npt
-from PIL import Image, ImageDraw, ImageFont
+from PIL import Image, ImageDraw, ImageFilter, ImageFont
 
 BgrImage = npt.NDArray[np.uint8]
 
@@ -134,11 +134,15 @@ def _font(size: int, path: Path | None = None) -> ImageFont.FreeTypeFont | Image
 
 @dataclass(frozen=True)
 class PlateFace:
-    """The character face: a font file (None: the vendored one) and whether its `1` loses its foot serif (the
-    Vietnamese plate `1` is a bare stem with a flag; most sans faces draw a foot)."""
+    """The character face: a font file (None: the vendored one), whether its `1` loses its foot serif (the
+    Vietnamese plate `1` is a bare stem with a flag; most sans faces draw a foot), how many pixels of the
+    160 px glyph raster its strokes lose on each side (`thin_px`: real plates' glyphs are thinner than a bold
+    face's) and what share of its cell a character fills across (`width_share`: real plates leave more space)."""
 
     font_path: Path | None = None
     footless_one: bool = False
+    thin_px: int = 0
+    width_share: float = 1.0
 
 
 def _without_foot(mask: npt.NDArray[np.uint8]) -> npt.NDArray[np.uint8]:
@@ -165,6 +169,9 @@ def _glyph_mask(char: str, face: PlateFace = PlateFace()) -> npt.NDArray[np.uint
     if len(xs) == 0:
         return np.zeros((1, 1), dtype=np.uint8)
     tight = np.ascontiguousarray(arr[ys.min() : ys.max() + 1, xs.min() : xs.max() + 1])
+    if face.thin_px > 0 and char not in "-.":
+        eroded = Image.fromarray(tight).filter(ImageFilter.MinFilter(2 * face.thin_px + 1))
+        tight = np.asarray(eroded, dtype=np.uint8)
     return _without_foot(tight) if char == "1" and face.footless_one else tight
 
 
@@ -189,7 +196,7 @@ def _draw_line(mask: npt.NDArray[np.float32], text: str, g: _Geometry, cy_mm: fl
         elif char == ".":
             cell_w, cell_h, top_mm = w_mm * 0.8, w_mm * 0.8, cy_mm + g.char_h_mm / 2 - w_mm * 0.8
         else:
-            cell_w, cell_h, top_mm = w_mm, g.char_h_mm, cy_mm - g.char_h_mm / 2
+            cell_w, cell_h, top_mm = w_mm * face.width_share, g.char_h_mm, cy_mm - g.char_h_mm / 2
         wpx, hpx = max(1, round(cell_w * px_per_mm)), max(1, round(cell_h * px_per_mm))
         stretched = np.asarray(glyph.resize((wpx, hpx), Image.Resampling.LANCZOS), dtype=np.float32) / 255.0
         x0 = round((x_mm + (w_mm - cell_w) / 2) * px_per_mm)

@@ -3,8 +3,9 @@
 Recipe (everything is generated, nothing is downloaded, nothing comes from ../shared/data):
 - a random valid plate (new and old motorbike series, one- and two-line cars), a random colour (white, yellow,
   blue, red), rendered by `sample_videos.plates.render_plate` 80–450 px wide (as wide as gateway crops are) in one
-  of five faces (`_FACES`: condensed DejaVu and Liberation Sans bold/regular, mostly with the plate's foot-less
-  `1` — a model that only saw a footed `1` reads the real plate's `1` as `7`);
+  of nine faces (`_FACES`: condensed DejaVu and Liberation Sans bold/regular, mostly with the plate's foot-less
+  `1` — a model that only saw a footed `1` reads the real plate's `1` as `7` — and, for 60 % of plates, thinned
+  and spaced like real plates' glyphs: a model that saw only bold packed glyphs reads a real `B` as `S`);
 - degraded like a gateway camera (`_augment`): stroke weight ±, aspect ±, a glare blob, a specular streak across
   the characters, dirt specks, loose crop, tilt ±7° and shear, motion blur up to a fifth of the crop's height at
   ±20° from vertical, defocus, low resolution, night (dark + noisy) or over-exposure, sensor noise, JPEG;
@@ -46,8 +47,12 @@ _FONTS = Path(__file__).resolve().parent / "fonts"  # Liberation Sans (SIL OFL 1
 # Faces the characters are drawn in, mostly with the plate's foot-less `1`: the demo's condensed DejaVu, and
 # Liberation Sans bold and regular (a lighter stroke, as on many real plates).
 _FACES = (PlateFace(), PlateFace(None, True), PlateFace(_FONTS / "LiberationSans-Bold.ttf", True),
-          PlateFace(_FONTS / "LiberationSans-Regular.ttf", True), PlateFace(_FONTS / "LiberationSans-Bold.ttf"))
-_FACE_SHARES = (0.15, 0.25, 0.3, 0.2, 0.1)
+          PlateFace(_FONTS / "LiberationSans-Regular.ttf", True), PlateFace(_FONTS / "LiberationSans-Bold.ttf"),
+          # Thin, spaced strokes like real plates' (a model that saw only bold packed glyphs reads a plate `B` as `S`).
+          PlateFace(None, True, thin_px=2, width_share=0.85), PlateFace(None, True, thin_px=4, width_share=0.8),
+          PlateFace(_FONTS / "LiberationSans-Bold.ttf", True, thin_px=4, width_share=0.8),
+          PlateFace(_FONTS / "LiberationSans-Regular.ttf", True, width_share=0.85))
+_FACE_SHARES = (0.06, 0.1, 0.12, 0.08, 0.04, 0.15, 0.15, 0.15, 0.15)
 Image = npt.NDArray[np.uint8]
 
 

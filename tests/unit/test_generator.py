@@ -134,3 +134,21 @@ def test_another_face_changes_the_characters_not_the_plate() -> None:
     default, other = render_plate(spec, 1.0), render_plate(spec, 1.0, PlateFace(liberation, True))
     assert default.shape == other.shape
     assert (default != other).any(axis=2).mean() > 0.02
+
+
+def test_a_thin_spaced_face_has_less_ink_and_narrower_characters() -> None:
+    from sample_videos.plates import PlateFace
+
+    spec = PlateSpec("29B112345", Layout.MOTORBIKE)
+    bold = render_plate(spec, 2.0).min(axis=2) < 100
+    thin = render_plate(spec, 2.0, PlateFace(None, True, thin_px=4, width_share=0.8)).min(axis=2) < 100
+    inner = (slice(12, -12), slice(12, -12))  # inside the plate's printed border
+    assert thin[inner].sum() < 0.8 * bold[inner].sum()
+    # Thinning must not erase a character or break one apart (thin horizontals: the middle of an 8, a 3).
+    import cv2
+
+    def pieces(mask: np.ndarray) -> int:
+        count, _ = cv2.connectedComponents(mask[inner].astype(np.uint8))
+        return int(count)
+
+    assert pieces(thin) == pieces(bold)
