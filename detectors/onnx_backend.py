@@ -71,7 +71,8 @@ class OrtYoloModel:
         import onnxruntime as ort  # deferred: importing it costs time the CLI's --help should not pay
 
         if not settings.weights.is_file():
-            raise WeightsError(f"model weights not found: {settings.weights} (run `make models`)")
+            raise WeightsError(f"model weights not found: {settings.weights} (run `make models`; from another "
+                               "folder, set LEZ_STATE_DIR to the checkout's .state)")
         if settings.weights.suffix != ".onnx":
             raise DetectorBackendError(f"onnxruntime backend needs an .onnx file, got {settings.weights.name} "
                                        "(run `make models` to export it, or use type: ultralytics)")

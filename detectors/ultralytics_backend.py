@@ -45,7 +45,8 @@ class _YoloModel:
         from ultralytics.models import YOLO  # heavy import, deferred until a model is really needed
 
         if not settings.weights.is_file():
-            raise WeightsError(f"model weights not found: {settings.weights} (run `make models`)")
+            raise WeightsError(f"model weights not found: {settings.weights} (run `make models`; from another "
+                               "folder, set LEZ_STATE_DIR to the checkout's .state)")
         self.settings = settings
         self.sha256 = sha256_of(settings.weights)
         check_pinned(settings.weights, self.sha256)

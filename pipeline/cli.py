@@ -92,7 +92,8 @@ def _parser() -> argparse.ArgumentParser:
                     help="where misses.csv and misses.html go (default: %(default)s)")
     ev.add_argument("--config", type=Path,
                     help="take detector, OCR and runtime settings from this config (default: the built-in "
-                         "defaults, the same as configs/demo/demo.yaml's; works from any folder)")
+                         "defaults, the same as configs/demo/demo.yaml's; from another folder set LEZ_STATE_DIR to the "
+                         "checkout's .state, where the models are)")
     ev.add_argument("--engine", choices=["ppocr", "easyocr"], help="OCR engine (default: the config's)")
     ev.add_argument("--line-model", choices=["ppocr", "crnn", "ppocr+crnn"], default="ppocr",
                     help="plate-line recogniser, for measurement: the plate CRNN alone or fused with PP-OCR "

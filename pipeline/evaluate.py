@@ -86,6 +86,8 @@ def load_labels(data_dir: Path) -> list[Label]:
         with path.open(newline="", encoding="utf-8-sig") as handle:
             reader = csv.DictReader(handle)
             missing = [c for c in LABEL_COLUMNS if c not in (reader.fieldnames or [])]
+            if "color" in (reader.fieldnames or []) and "colour" not in (reader.fieldnames or []):
+                raise LabelsError(f"{path}:1: column 'color' is spelt 'colour' here (else colours go unscored)")
             if missing:
                 raise LabelsError(f"{path}:1: missing column(s) {', '.join(missing)} "
                                   f"(needs {', '.join(LABEL_COLUMNS)}; optional lines, colour, bbox_xyxy, readable)")
@@ -246,7 +248,9 @@ def summarise(totals: Totals, min_confidence: float = 0.55) -> dict[str, float]:
     with_layout = [o for o in found_reads if o.read is not None and o.read.layout is not None]
     layout_ok = [o for o in with_layout if o.read is not None and o.read.layout is not None and
                  (o.read.layout is PlateLayout.TWO_LINE) == (o.label.lines == 2)]
-    colour_ok = [o for o in found_reads if o.read is not None and o.read.colour.value == o.label.colour]
+    # Colour only where the label gives one (an empty colour cell is "not labelled", not a wrong colour).
+    colour_judged = [o for o in found_reads if o.label.colour]
+    colour_ok = [o for o in colour_judged if not _colour_wrong(o)]
     boxed_detections = max(1, totals.detections)
     return {
         "plates": len(readable),
@@ -258,7 +262,7 @@ def summarise(totals: Totals, min_confidence: float = 0.55) -> dict[str, float]:
         "detection_precision": totals.true_detections / boxed_detections,
         "cer": statistics.fmean([cer(o.label.compact, o.read.text if o.read else "") for o in readable] or [0.0]),
         "layout_accuracy": len(layout_ok) / max(1, len(with_layout)),
-        "colour_accuracy": len(colour_ok) / max(1, len(found_reads)),
+        "colour_accuracy": len(colour_ok) / max(1, len(colour_judged)),
         "unreadable_outcomes": sum(1 for o in found_reads if o.read and o.read.status is ReadStatus.UNREADABLE),
         "median_ms_per_image": statistics.median(totals.image_ms) if totals.image_ms else 0.0,
         "median_ms_per_plate": statistics.median(totals.plate_ms) if totals.plate_ms else 0.0,
@@ -273,6 +277,11 @@ def _jpeg_data_uri(image: ImageBGR | None) -> str:
     return "data:image/jpeg;base64," + base64.b64encode(buf.tobytes()).decode() if ok else ""
 
 
+def _colour_wrong(o: Outcome) -> bool:
+    """The read's colour differs from a labelled colour (never when the label has none)."""
+    return bool(o.label.colour) and o.read is not None and o.read.colour.value != o.label.colour
+
+
 def miss_status_reason(o: Outcome) -> tuple[str, str]:
     """A miss's status (`not_detected`, `not_read`, or the matched read's) and why, never empty."""
     r = o.read
@@ -280,8 +289,7 @@ def miss_status_reason(o: Outcome) -> tuple[str, str]:
         return o.miss_status or NOT_READ, o.miss_reason or "no read of this image matched the plate"
     if r.reason:
         return r.status.value, r.reason
-    wrong = [what for what, bad in (("text", r.text != o.label.compact), ("colour", r.colour.value != o.label.colour))
-             if bad]
+    wrong = [what for what, bad in (("text", r.text != o.label.compact), ("colour", _colour_wrong(o))) if bad]
     return r.status.value, (" and ".join(wrong) + (" differ" if len(wrong) > 1 else " differs") + " from the label"
                             if wrong else r.status.value)
 
@@ -289,7 +297,7 @@ def miss_status_reason(o: Outcome) -> tuple[str, str]:
 def write_misses(totals: Totals, out_dir: Path) -> list[Outcome]:
     out_dir.mkdir(parents=True, exist_ok=True)
     misses = [o for o in totals.outcomes if o.label.readable and (o.read is None or o.read.text != o.label.compact
-                                                                    or o.read.colour.value != o.label.colour)]
+                                                                    or _colour_wrong(o))]
     with (out_dir / "misses.csv").open("w", newline="", encoding="utf-8") as handle:
         writer = csv.writer(handle)
         writer.writerow(["set", "file", "truth", "found", "read", "status", "colour_truth", "colour_read",

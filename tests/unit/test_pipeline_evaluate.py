@@ -211,3 +211,21 @@ def test_eval_needs_no_config_file_and_its_defaults_are_the_demo_configs(
         _parser().parse_args(["eval", "--help"])
     assert "(default: the built-in defaults, the same as configs/demo/demo.yaml's" in " ".join(
         capsys.readouterr().out.split())
+
+
+def test_a_plate_without_a_labelled_colour_is_not_scored_on_colour(tmp_path: Path) -> None:
+    _labels(tmp_path, [GOOD, 's,a.png,29-AA 123.45,29AA12345,2,,motorbike,"200,50,260,100",1,x,'])
+    plates = FakePlates([[(10, 10, 110, 40), (200, 50, 260, 100)]])
+    reader = FakeReader({112: ("30A12345", "white", PlateLayout.ONE_LINE),
+                         68: ("29AA12345", "yellow", PlateLayout.TWO_LINE)})
+    totals = evaluate(tmp_path, FakeVehicles(), plates, reader)  # type: ignore[arg-type]
+    assert summarise(totals)["colour_accuracy"] == 1.0  # 1 of 1 labelled colour; the unlabelled one not judged
+    assert write_misses(totals, tmp_path / "out") == []
+
+
+def test_a_color_column_is_named_not_silently_unscored(tmp_path: Path) -> None:
+    _labels(tmp_path, [GOOD])
+    text = (tmp_path / "labels.csv").read_text()
+    (tmp_path / "labels.csv").write_text(text.replace(",colour,", ",color,", 1))
+    with pytest.raises(LabelsError, match=r"labels\.csv:1: column 'color' is spelt 'colour'"):
+        load_labels(tmp_path)
