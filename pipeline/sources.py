@@ -195,6 +195,10 @@ class ImageFolderSource:
                 continue
             self.stats.frame_delivered()
             yield Frame(self.camera_id, seq, self.start_time + timedelta(seconds=seq / self.fps), image, path.name)
+        if self.decode_errors:
+            # Every readable image was processed, but the footage was not all there: the run says so (exit 6).
+            self.stopped_early_reason = (f"{self.decode_errors} of {len(self.files)} image(s) could not be decoded "
+                                         "(skipped)")
         self.stats.state = "ended"
 
 

@@ -102,6 +102,7 @@ def test_image_folder_counts_unreadable_images(tmp_path: Path) -> None:
     frames = list(source.frames())
     assert [f.source_name for f in frames] == ["img0.png", "img1.png", "img2.png"]
     assert source.decode_errors == 1
+    assert source.stopped_early_reason == "1 of 4 image(s) could not be decoded (skipped)"  # the run is incomplete
     assert frames[0].event_time == START.astimezone(UTC)
     assert frames[-1].event_time - frames[0].event_time == timedelta(seconds=1.5)  # index 3 of 4 files at 2 fps
 
