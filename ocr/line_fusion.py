@@ -27,10 +27,9 @@ from typing import Protocol
 import numpy as np
 import numpy.typing as npt
 
-from ocr.line_recogniser import PLATE_CHARSET, RecognisedLine, ctc_peaks, line_from_rows
+from ocr.line_recogniser import PLATE_CLASSES as CLASSES
+from ocr.line_recogniser import ImageBGR, RecognisedLine, ctc_peaks, line_from_rows
 
-ImageBGR = npt.NDArray[np.uint8]
-CLASSES = ("", *PLATE_CHARSET)
 _ALNUM = np.array([ch.isalnum() for ch in CLASSES])
 
 

@@ -26,6 +26,20 @@ REC_MODEL_FILE = "ch_PP-OCRv4_rec_infer.onnx"
 _MIN_WIDTH_RATIO = 3.0  # lines narrower than 3:1 are padded (the model was trained on ≥ 320×48 inputs)
 
 
+PLATE_CLASSES = ("", *PLATE_CHARSET)  # a plate line model's output classes: the CTC blank, then PLATE_CHARSET
+
+
+def cpu_session(model_path: Path, threads: int) -> Any:
+    """An onnxruntime CPU session for a line model (`threads` intra-op threads, quiet logging)."""
+    import onnxruntime as ort
+
+    options = ort.SessionOptions()
+    options.intra_op_num_threads = max(1, threads)
+    options.inter_op_num_threads = 1
+    options.log_severity_level = 3
+    return ort.InferenceSession(str(model_path), options, providers=["CPUExecutionProvider"])
+
+
 @dataclass(frozen=True)
 class RecognisedLine:
     """One line read by the recogniser: its text, one confidence per character and, per character, the
@@ -103,14 +117,7 @@ class PaddleLineRecogniser:
     """Batched line recognition with PP-OCRv4's recogniser, restricted to plate characters."""
 
     def __init__(self, threads: int = 1, height_px: int = 48, model_path: Path | None = None) -> None:
-        import onnxruntime as ort
-
-        options = ort.SessionOptions()
-        options.intra_op_num_threads = max(1, threads)
-        options.inter_op_num_threads = 1
-        options.log_severity_level = 3
-        self._session: Any = ort.InferenceSession(str(model_path or rec_model_path()), options,
-                                                  providers=["CPUExecutionProvider"])
+        self._session: Any = cpu_session(model_path or rec_model_path(), threads)
         characters = self._session.get_modelmeta().custom_metadata_map["character"].splitlines()
         # Class 0 is the CTC blank, then the dictionary in order (rapidocr adds a space class at the end).
         index = {ch: i + 1 for i, ch in enumerate(characters)}
@@ -118,7 +125,6 @@ class PaddleLineRecogniser:
         if missing:
             raise ValueError(f"recogniser dictionary lacks plate characters {missing}")
         self._keep = np.array([0] + [index[ch] for ch in PLATE_CHARSET], dtype=np.int64)
-        self._classes = ("", *PLATE_CHARSET)
         self._height = height_px
         self._input = self._session.get_inputs()[0].name
 
@@ -140,4 +146,4 @@ class PaddleLineRecogniser:
         """Read each image as one line of text; all lines in one batch (padded to the widest)."""
         if not lines:
             return []
-        return [ctc_decode(p, self._classes) for p in self.probabilities(lines)]
+        return [ctc_decode(p, PLATE_CLASSES) for p in self.probabilities(lines)]

@@ -9,7 +9,7 @@ import sys
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from typing import TypeVar
+from typing import TYPE_CHECKING, TypeVar
 
 from pipeline import offline
 from pipeline.cli import (
@@ -22,6 +22,11 @@ from pipeline.cli import (
     EXIT_OK,
 )
 from pipeline.yaml_config import ConfigError
+
+if TYPE_CHECKING:
+    from pathlib import Path
+
+    from pipeline.config import AppConfig
 
 log = logging.getLogger("lez_anpr")
 T = TypeVar("T")
@@ -94,17 +99,25 @@ def cmd_fetch_models(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+def _reading_app(config: Path | None, engine: str | None = None) -> AppConfig:
+    """The settings of the commands that read plates without cameras or rules (read-plates, eval): a config file's,
+    or without one the built-in detector, OCR and runtime settings (those of configs/demo/demo.yaml, with
+    `engine`), so they run from any folder."""
+    from pipeline.app import load_config
+    from pipeline.config import AppConfig, OcrConfig
+
+    if config is not None:
+        return _with_errors(lambda: load_config(config)).app
+    ocr = {"ocr": OcrConfig(engine=engine).model_dump()} if engine else {}
+    return AppConfig.model_validate({"cameras": [{"id": "cli", "source": "-"}], "rules_file": "-", **ocr})
+
+
 def cmd_read_plates(args: argparse.Namespace) -> int:
     import cv2
 
-    from pipeline.app import build_reader, load_config
-    from pipeline.config import AppConfig, OcrConfig
+    from pipeline.app import build_reader
 
-    if args.config is not None:
-        app = _with_errors(lambda: load_config(args.config)).app
-    else:
-        app = AppConfig.model_validate({"cameras": [{"id": "cli", "source": "-"}], "rules_file": "-",
-                                        "ocr": OcrConfig(engine=args.engine).model_dump()})
+    app = _reading_app(args.config, args.engine)
     reader = build_reader(app, args.line_model)
     failures = 0
     for path in args.images:
@@ -129,8 +142,7 @@ def cmd_read_plates(args: argparse.Namespace) -> int:
 
 
 def cmd_eval(args: argparse.Namespace) -> int:
-    from pipeline.app import build_detectors, build_reader, load_config, set_threads
-    from pipeline.config import AppConfig
+    from pipeline.app import build_detectors, build_reader, set_threads
     from pipeline.evaluate import LabelsError, evaluate, load_eval_labels, summarise, write_misses
 
     if not (args.data / "labels.csv").is_file():
@@ -139,10 +151,7 @@ def cmd_eval(args: argparse.Namespace) -> int:
         load_eval_labels(args.data)  # check the labels and their images before minutes of model work
     except LabelsError as exc:
         raise UserError(str(exc), EXIT_INPUT) from None
-    if args.config is not None:
-        app = _with_errors(lambda: load_config(args.config)).app
-    else:  # the built-in detector, OCR and runtime settings (those of configs/demo/demo.yaml), from any folder
-        app = AppConfig.model_validate({"cameras": [{"id": "eval", "source": "-"}], "rules_file": "-"})
+    app = _reading_app(args.config)
     if args.engine:
         app = app.model_copy(update={"ocr": app.ocr.model_copy(update={"engine": args.engine})})
     set_threads(app.runtime.inference_threads)
