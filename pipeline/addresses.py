@@ -1,10 +1,14 @@
-"""Kafka bootstrap addresses (`host:port[,host:port...]`), checked before anything tries to connect.
+"""Addresses checked before anything tries to connect: Kafka bootstrap lists (`host:port[,host:port...]`) and
+which camera sources are network streams.
 
 A malformed address used to surface as "broker unreachable" after a 5 s timeout (exit 4); it is a configuration
 mistake (exit 2) and says so at once. Kept free of heavy imports: the CLI's argument parser uses it.
 """
 
 from __future__ import annotations
+
+# URL schemes a camera source is a network stream by (FFmpeg opens them); anything else is a file or folder.
+STREAM_SCHEMES = frozenset({"rtsp", "rtsps", "http", "https", "rtmp", "udp", "tcp"})
 
 
 def bootstrap_problem(text: str) -> str | None:

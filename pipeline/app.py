@@ -25,7 +25,14 @@ from pipeline.live import StreamSettings, StreamSource
 from pipeline.metrics import Counters
 from pipeline.passages import PassageBuilder
 from pipeline.runtime import FrameSource, IdlePoint, Pipeline, RunSummary
-from pipeline.sources import IMAGE_SUFFIXES, ImageFolderSource, SourceError, VideoFileSource, is_stream_url
+from pipeline.sources import (
+    IMAGE_SUFFIXES,
+    ImageFolderSource,
+    SourceError,
+    VideoFileSource,
+    is_stream_url,
+    video_file_problem,
+)
 from pipeline.tracking import Tracker
 from pipeline.yaml_config import ConfigError, KeyPath, load_yaml, validate, where
 from rules.config import RulesConfig
@@ -81,6 +88,9 @@ def load_config(path: Path, *, check_sources: bool = False) -> LoadedConfig:
     checker cannot pass a config that `run` refuses. Off for commands that take their footage from the command
     line (replay, bench), where the config's own source may rightly be absent."""
     data, lines = load_yaml(path)
+    if isinstance(data, dict) and "cameras" not in data and "zones" in data:
+        raise ConfigError([f"{path}: this is a zone rules file (it has `zones`), not a box config: give the box "
+                           "config, whose `rules_file` names this file (e.g. configs/demo/demo.yaml)"])
     app = validate(AppConfig, data, lines, path)
     key_lines = _lines_by_camera_id(app, lines)
     rules_path = resolve_relative(path, app.rules_file)
@@ -211,6 +221,8 @@ def camera_source_problems(camera: CameraConfig, config_path: Path, key_lines: M
         problems.append(SourceProblem(f"{at_source}: video file or image folder not found: {path}{hint}", True))
     elif path.is_file() and path.stat().st_size == 0:
         problems.append(SourceProblem(f"{at_source}: video file is empty (0 bytes): {path}", True))
+    elif path.is_file() and (problem := video_file_problem(path)):
+        problems.append(SourceProblem(f"{at_source}: {problem}", True))
     elif path.is_dir() and not any(p.suffix.lower() in IMAGE_SUFFIXES for p in path.iterdir()):
         problems.append(SourceProblem(f"{at_source}: no images ({', '.join(sorted(IMAGE_SUFFIXES))}) in folder: "
                                       f"{path}", True))

@@ -124,7 +124,8 @@ def cmd_read_plates(args: argparse.Namespace) -> int:
         image = cv2.imread(str(path), cv2.IMREAD_COLOR) if path.is_file() else None
         if image is None:
             failures += 1
-            problem = "cannot read image (not an image, or damaged)" if path.is_file() else "file not found"
+            problem = ("cannot read image (not an image, or damaged)" if path.is_file() else
+                       f"is a folder: give its images (e.g. {path}/*.jpg)" if path.is_dir() else "file not found")
             print(json.dumps({"file": str(path), "error": problem}), flush=True)
             continue
         start = time.perf_counter()

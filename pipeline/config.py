@@ -9,17 +9,33 @@ from __future__ import annotations
 
 from datetime import datetime
 from pathlib import Path
-from typing import Literal
+from typing import Any, Literal
+from urllib.parse import urlsplit
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationInfo, field_validator, model_validator
 
-from pipeline.addresses import bootstrap_problem
+from pipeline.addresses import STREAM_SCHEMES, bootstrap_problem
 from rules.types import PlateColour
 
 
 class Strict(BaseModel):
     # allow_inf_nan=False: `.inf`/`.nan` are valid YAML floats, but no setting here means "forever" or "none".
     model_config = ConfigDict(extra="forbid", frozen=True, allow_inf_nan=False)
+
+    @field_validator("*", mode="before")
+    @classmethod
+    def _no_yes_no_as_number(cls, value: Any, info: ValidationInfo) -> Any:
+        # pydantic reads `true` as 1 in a number field: `conf: true` would silently mean a score of 1.0.
+        if isinstance(value, bool) and info.field_name is not None and \
+                cls.model_fields[info.field_name].annotation is not bool:
+            raise ValueError(f"expected a {_kind(cls.model_fields[info.field_name].annotation)}, got "
+                             f"{str(value).lower()}")
+        return value
+
+
+def _kind(annotation: Any) -> str:
+    text = str(annotation)
+    return "number" if "int" in text or "float" in text else "value"
 
 
 class CameraConfig(Strict):
@@ -28,6 +44,14 @@ class CameraConfig(Strict):
     start_time: datetime | None = Field(
         None, description="event time of the first frame for files and folders (ISO 8601 with offset)")
     image_fps: float = Field(1.0, gt=0, le=120, description="frames per second assumed for an image folder")
+
+    @field_validator("source")
+    @classmethod
+    def _url_has_host(cls, value: str) -> str:
+        scheme, sep, _ = value.partition("://")
+        if sep and scheme.lower() in STREAM_SCHEMES and not urlsplit(value).hostname:
+            raise ValueError(f"camera URL has no host: {value!r} (e.g. rtsp://192.0.2.10:554/stream1)")
+        return value
 
     @field_validator("start_time")
     @classmethod
@@ -48,7 +72,8 @@ class YoloDetectorConfig(Strict):
 
     type: Literal["ultralytics", "onnxruntime"] = "onnxruntime"
     weights: str = Field(description="file name in the models folder, or a path")
-    imgsz: int = Field(640, ge=160, le=1920)
+    imgsz: int = Field(640, ge=160, le=1920, multiple_of=32, description="input side, a multiple of the "
+                       "models' 32 px stride")
     conf: float = Field(0.25, gt=0, lt=1, description="minimum detection score, a probability (0 < conf < 1)")
     iou: float = Field(0.5, gt=0, lt=1, description="NMS overlap (0 < iou < 1)")
     device: str = Field("cpu", pattern=r"^(cpu|cuda(:[0-9]+)?|[0-9]+)$",
@@ -137,6 +162,13 @@ class LiveCameraConfig(Strict):
     backoff_max_s: float = Field(30.0, gt=0)
     restart_budget: int = Field(30, ge=1, description="reconnects allowed per restart_window_s before giving up")
     restart_window_s: float = Field(600.0, gt=0)
+
+    @model_validator(mode="after")
+    def _backoff_grows(self) -> LiveCameraConfig:
+        if self.backoff_max_s < self.backoff_initial_s:
+            raise ValueError(f"backoff_max_s ({self.backoff_max_s}) is less than backoff_initial_s "
+                             f"({self.backoff_initial_s}): the wait between reconnects only grows")
+        return self
 
 
 class HealthConfig(Strict):

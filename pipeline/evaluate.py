@@ -18,6 +18,7 @@ from __future__ import annotations
 import base64
 import csv
 import html
+import re
 import statistics
 import time
 from collections.abc import Sequence
@@ -131,15 +132,30 @@ def _label_from_row(row: dict[str | None, str | None], path: Path, line: int, co
     if readable == "1" and not cells["plate_compact"]:
         raise LabelsError(f"{path}:{line}: plate_compact is empty on a readable plate "
                           "(give its text, or readable=0 for a plate that cannot be read)")
-    try:
-        box = None
-        if cells.get("bbox_xyxy"):
+    compact = cells["plate_compact"]
+    if compact and not re.fullmatch(r"[A-Z0-9]+", compact):
+        # The text itself is not echoed: a plate is personal data.
+        raise LabelsError(f"{path}:{line}: plate_compact must be capital letters and digits only (DOMAIN §3's "
+                          "normalised form: no lower case, '-', '.' or spaces)")
+    lines = cells.get("lines") or "0"
+    if lines not in ("0", "1", "2"):
+        raise LabelsError(f"{path}:{line}: lines must be 1 or 2 (or empty), got {lines!r}")
+    for column in ("set", "file"):
+        parts = Path(cells[column]).parts
+        if (column == "file" and not cells[column]) or Path(cells[column]).is_absolute() or ".." in parts:
+            raise LabelsError(f"{path}:{line}: {column} must name a file inside the data folder, got "
+                              f"{cells[column]!r}")
+    box = None
+    if cells.get("bbox_xyxy"):
+        try:
             x1, y1, x2, y2 = (float(v) for v in cells["bbox_xyxy"].split(","))
-            box = BoxXYXY(x1, y1, x2, y2)
-        return Label(cells["set"], cells["file"], cells["plate_compact"], int(cells.get("lines") or 0), colour, box,
-                     readable == "1", line)
-    except (ValueError, TypeError) as exc:
-        raise LabelsError(f"{path}:{line}: bad row ({exc})") from None
+        except ValueError:
+            raise LabelsError(f"{path}:{line}: bbox_xyxy must be four numbers \"x1,y1,x2,y2\", got "
+                              f"{cells['bbox_xyxy']!r}") from None
+        if not (x2 > x1 and y2 > y1):
+            raise LabelsError(f"{path}:{line}: bbox_xyxy must have x2 > x1 and y2 > y1, got {cells['bbox_xyxy']!r}")
+        box = BoxXYXY(x1, y1, x2, y2)
+    return Label(cells["set"], cells["file"], compact, int(lines), colour, box, readable == "1", line)
 
 
 def cer(truth: str, read: str) -> float:

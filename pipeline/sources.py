@@ -25,6 +25,8 @@ import cv2
 import numpy as np
 import numpy.typing as npt
 
+from pipeline.addresses import STREAM_SCHEMES
+
 log = logging.getLogger(__name__)
 
 IMAGE_SUFFIXES = {".jpg", ".jpeg", ".png", ".bmp", ".webp"}
@@ -99,7 +101,7 @@ class SourceHealth:
 
 
 def is_stream_url(source: str) -> bool:
-    return source.split("://", 1)[0].lower() in {"rtsp", "rtsps", "http", "https", "rtmp", "udp", "tcp"}
+    return source.split("://", 1)[0].lower() in STREAM_SCHEMES
 
 
 class VideoFileSource:
@@ -155,6 +157,10 @@ class VideoFileSource:
         finally:
             self._cap.release()
 
+    def close(self) -> None:
+        """Release the decoder without reading on (`frames()` releases it itself when it ends)."""
+        self._cap.release()
+
     def _more_frames_expected(self, seq: int) -> bool:
         """A failed read before the declared end is a decode error: skip it (counted) unless too many in a row."""
         if self.declared_frames <= 0 or seq >= self.declared_frames - 1:
@@ -167,6 +173,16 @@ class VideoFileSource:
             log.warning("%s: %s", self.path.name, self.stopped_early_reason)
             return False
         return True
+
+
+def video_file_problem(path: Path) -> str | None:
+    """Why the file at `path` cannot be played as a camera's recording (None: its first frame decodes): the
+    check `VideoFileSource` makes, for a config checker that must refuse what `run` would refuse."""
+    try:
+        VideoFileSource(path, "probe", datetime.now(UTC)).close()
+    except SourceError as exc:
+        return str(exc)
+    return None
 
 
 class ImageFolderSource:

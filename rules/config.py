@@ -258,6 +258,13 @@ class RulesConfig(_Frozen):
     exemptions: ExemptionConfig = ExemptionConfig()
     registry_path: str | None = None  # resolved by the loader (relative to the config file)
 
+    @field_validator("registry_path")
+    @classmethod
+    def _registry_named(cls, value: str | None) -> str | None:
+        if value is not None and not value.strip():
+            raise ValueError("registry_path is empty: name the registry file, or leave the key out for no registry")
+        return value
+
     @field_validator("timezone")
     @classmethod
     def _known_timezone(cls, value: str) -> str:

@@ -64,10 +64,11 @@ def test_read_plates_cli_prints_one_json_line_per_image(tmp_path: Path) -> None:
     bad.write_bytes(b"not an image")
     missing = tmp_path / "missing.png"
     proc = subprocess.run([sys.executable, "-m", "pipeline.cli", "read-plates", str(good), str(bad), str(missing),
-                           "--json"], cwd=ROOT, capture_output=True, text=True, timeout=120)
+                           str(tmp_path), "--json"], cwd=ROOT, capture_output=True, text=True, timeout=120)
     rows = [json.loads(line) for line in proc.stdout.splitlines()]
-    assert [r["file"] for r in rows] == [str(good), str(bad), str(missing)]
+    assert [r["file"] for r in rows] == [str(good), str(bad), str(missing), str(tmp_path)]
     assert rows[1]["error"].startswith("cannot read image") and rows[2]["error"] == "file not found"
+    assert rows[3]["error"] == f"is a folder: give its images (e.g. {tmp_path}/*.jpg)"
     assert rows[0]["text"] == "30A12345" and rows[0]["colour"] == "white" and rows[0]["lines"] == ["30A-123.45"]
     assert {"confidence", "candidates", "lines", "char_confidences"} <= rows[0].keys()
     assert len(rows[0]["char_confidences"]) == len(rows[0]["text"])

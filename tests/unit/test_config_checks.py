@@ -104,6 +104,11 @@ def test_a_command_line_source_is_named_as_such(tmp_path: Path) -> None:
     ("tracking:\n  min_frames: 5000\n", "tracking.min_frames"),
     ("tracking:\n  min_plate_width_px: 100000\n", "tracking.min_plate_width_px"),
     ("runtime:\n  stop_timeout_s: .inf\n", "runtime.stop_timeout_s"),
+    # `true` is not a score of 1 nor a 641 px input a YOLO stride allows; a backoff cannot shrink.
+    ("detectors:\n  vehicle: {weights: yolov8n.onnx, conf: true}\n", "detectors.vehicle.conf"),
+    ("tracking:\n  min_frames: yes\n", "tracking.min_frames"),
+    ("detectors:\n  vehicle: {weights: yolov8n.onnx, imgsz: 641}\n", "detectors.vehicle.imgsz"),
+    ("live:\n  backoff_initial_s: 10\n  backoff_max_s: 2\n", "live"),
 ])
 def test_out_of_range_thresholds_are_refused(tmp_path: Path, section: str, value: str) -> None:
     path = tmp_path / "box.yaml"
@@ -176,3 +181,42 @@ def test_shipped_box_configs_pass_the_source_check(config: str) -> None:
     if "audit-intel" in config and not (ROOT.parent / "shared/data/videos/intel_car-detection.mp4").exists():
         pytest.skip("the Intel sample clip (../shared/data) is not in this checkout")
     load_config(ROOT / config, check_sources=True)
+
+
+@pytest.mark.parametrize("source", ["rtsp://", "rtsp:///stream1", "http://:8080/x"])
+def test_camera_url_without_a_host_is_refused(tmp_path: Path, source: str) -> None:
+    path = tmp_path / "box.yaml"
+    path.write_text(f"rules_file: r.yaml\ncameras:\n  - id: c\n    source: {source}\n")
+    with pytest.raises(ConfigError) as info:
+        load_model(AppConfig, path)
+    assert info.value.lines == [f"{path}:4: cameras.0.source: Value error, camera URL has no host: {source!r} "
+                                "(e.g. rtsp://192.0.2.10:554/stream1)"]
+
+
+@pytest.mark.parametrize("name", ["notes.txt", "clip.mp4"])
+def test_a_file_that_is_not_a_video_fails_validate_config_as_run_does(
+        tmp_path: Path, name: str, capsys: pytest.CaptureFixture[str]) -> None:
+    config = _box(tmp_path, f"    source: {name}\n" + START)
+    (config.parent / name).write_text("not a video, just text\n")
+    checked, checked_err, ran, ran_err = _validate_then_run(config, tmp_path, capsys)
+    message = (f"{config}:6: cameras.demo-cam-1.source: cannot open video (corrupt or unsupported codec): "
+               f"{config.parent / name}")
+    assert checked == EXIT_CONFIG and _error_lines(checked_err) == [message]
+    assert ran == EXIT_INPUT and message in ran_err
+
+
+def test_a_rules_file_given_as_the_box_config_says_so(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    rules = _box(tmp_path, "    source: rtsp://cam/1\n").parent / "rules.yaml"
+    assert main(["validate-config", str(rules)]) == EXIT_CONFIG
+    [line] = _error_lines(capsys.readouterr().err)
+    assert line.startswith(f"{rules}: this is a zone rules file (it has `zones`), not a box config")
+
+
+def test_empty_registry_path_is_an_error_not_no_registry(tmp_path: Path) -> None:
+    config = _box(tmp_path, "    source: rtsp://cam/1\n")
+    rules = config.parent / "rules.yaml"
+    rules.write_text(rules.read_text().replace("registry_path: registry.csv", 'registry_path: ""'))
+    with pytest.raises(ConfigError) as info:
+        load_config(config)
+    assert info.value.lines == [f"{rules}:4: registry_path: Value error, registry_path is empty: name the registry "
+                                "file, or leave the key out for no registry"]

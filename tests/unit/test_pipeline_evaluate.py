@@ -101,7 +101,9 @@ def test_character_error_rate(truth: str, read: str, rate: float) -> None:
 
 @pytest.mark.parametrize(("text", "message"), [
     ("set,file\nfoo,a.jpg\n", r"labels\.csv:1: missing column\(s\) plate_compact"),
-    ('set,file,plate_compact,bbox_xyxy\ns,a.jpg,30A12345,"1,2,3"\n', r"labels\.csv:2: bad row"),
+    ('set,file,plate_compact,bbox_xyxy\ns,a.jpg,30A12345,"1,2,3"\n',
+     r"labels\.csv:2: bbox_xyxy must be four numbers \"x1,y1,x2,y2\", got '1,2,3'"),
+    ('set,file,plate_compact,bbox_xyxy\ns,a.jpg,30A12345,"9,2,3,4"\n', r"labels\.csv:2: bbox_xyxy must have x2 > x1"),
 ])
 def test_unusable_labels_file_names_file_line_and_problem(tmp_path: Path, text: str, message: str) -> None:
     (tmp_path / "labels.csv").write_text(text)
@@ -128,6 +130,12 @@ GOOD = 's,a.png,30A-123.45,30A12345,1,white,car,"10,10,110,40",1,x,'
     ('s,a.png,30A-123.45,30A12345,1,white,car,"10,10,110,40",,x,', r"labels\.csv:3: readable must be 0 or 1"),
     ('s,a.png,,,1,white,car,"10,10,110,40",1,x,', r"labels\.csv:3: plate_compact is empty on a readable plate"),
     ('s,a.png,30A-123.45,30A12345,1,purple,car,"10,10,110,40",1,x,', r"labels\.csv:3: colour must be one of white"),
+    ('s,a.png,30A-123.45,30A12345,3,white,car,"10,10,110,40",1,x,', r"labels\.csv:3: lines must be 1 or 2"),
+    ('s,a.png,30A-123.45,30a12345,1,white,car,"10,10,110,40",1,x,', r"labels\.csv:3: plate_compact must be capital"),
+    ('s,a.png,30A-123.45,30A-12345,1,white,car,"10,10,110,40",1,x,', r"labels\.csv:3: plate_compact must be capital"),
+    ('../s,a.png,30A-123.45,30A12345,1,white,car,"10,10,110,40",1,x,', r"labels\.csv:3: set must name a file inside"),
+    ('s,/etc/a.png,30A-123.45,30A12345,1,white,car,"10,10,110,40",1,x,',
+     r"labels\.csv:3: file must name a file inside"),
 ])
 def test_a_bad_row_is_an_error_naming_its_line_not_a_silent_miss(tmp_path: Path, row: str, message: str) -> None:
     _labels(tmp_path, [GOOD, row])
