@@ -22,21 +22,14 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Protocol
 
 import numpy as np
 import numpy.typing as npt
 
 from ocr.line_recogniser import PLATE_CLASSES as CLASSES
-from ocr.line_recogniser import ImageBGR, RecognisedLine, ctc_peaks, line_from_rows
+from ocr.line_recogniser import ImageBGR, LineModel, RecognisedLine, ctc_peaks, line_from_rows
 
 _ALNUM = np.array([ch.isalnum() for ch in CLASSES])
-
-
-class LineModel(Protocol):
-    def probabilities(self, lines: Sequence[ImageBGR]) -> npt.NDArray[np.float32]:
-        """(N, T, classes): class 0 the blank, then `PLATE_CHARSET` in order."""
-        ...
 
 
 @dataclass(frozen=True)

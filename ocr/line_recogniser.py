@@ -1,5 +1,9 @@
 """PP-OCRv4's text recogniser alone, run straight through onnxruntime on plate lines, decoded for plates.
 
+A box runs it with the weights fine-tuned on rendered plates (`ocr/models/ppocr_plate_rec.onnx`, made by
+`training.finetune_ppocr_rec`: same graph and dictionary, so this one class loads either file); the original
+weights stay available for measurement.
+
 Why not through rapidocr: its text *detector* costs more than the recogniser on a plate crop, and the plate
 reader already knows where the lines are (tight plate localisation + the gap between two lines, see
 `ocr.localise`). Calling the recognition model directly also lets the CTC decoder see only the characters a
@@ -14,7 +18,7 @@ import math
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
 import cv2
 import numpy as np
@@ -23,6 +27,7 @@ import numpy.typing as npt
 ImageBGR = npt.NDArray[np.uint8]
 PLATE_CHARSET = "ABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789-."
 REC_MODEL_FILE = "ch_PP-OCRv4_rec_infer.onnx"
+PLATE_REC_MODEL_FILE = "ppocr_plate_rec.onnx"  # PP-OCRv4's recogniser fine-tuned on rendered plates (ocr/models)
 _MIN_WIDTH_RATIO = 3.0  # lines narrower than 3:1 are padded (the model was trained on ≥ 320×48 inputs)
 
 
@@ -38,6 +43,14 @@ def cpu_session(model_path: Path, threads: int) -> Any:
     options.inter_op_num_threads = 1
     options.log_severity_level = 3
     return ort.InferenceSession(str(model_path), options, providers=["CPUExecutionProvider"])
+
+
+class LineModel(Protocol):
+    """A plate-line model the ensembles can combine: its per-time-step class probabilities."""
+
+    def probabilities(self, lines: Sequence[ImageBGR]) -> npt.NDArray[np.float32]:
+        """(N, T, classes): class 0 the blank, then `PLATE_CHARSET` in order."""
+        ...
 
 
 @dataclass(frozen=True)
@@ -69,6 +82,10 @@ def rec_model_path() -> Path:
     import rapidocr_onnxruntime
 
     return Path(rapidocr_onnxruntime.__file__).resolve().parent / "models" / REC_MODEL_FILE
+
+
+def plate_rec_model_path() -> Path:
+    return Path(__file__).resolve().parent / "models" / PLATE_REC_MODEL_FILE
 
 
 def ctc_peaks(probs: npt.NDArray[np.float32]) -> list[tuple[int, int]]:
@@ -113,6 +130,20 @@ def ctc_decode(probs: npt.NDArray[np.float32], classes: Sequence[str]) -> Recogn
     return line_from_rows(rows, classes)
 
 
+def paddle_batch(lines: Sequence[ImageBGR], height_px: int = 48) -> npt.NDArray[np.float32]:
+    """PP-OCR's recogniser input for `lines`: each scaled to `height_px` high (aspect kept), BGR scaled to
+    [-1, 1], left-aligned in one (N, 3, H, W) batch padded (with 0) to the widest line and at least 3:1. The plate
+    recogniser's fine-tuning (`training.finetune_ppocr_rec`) feeds its lines through this same function."""
+    ratios = [max(_MIN_WIDTH_RATIO, line.shape[1] / max(1, line.shape[0])) for line in lines]
+    width = math.ceil(height_px * max(ratios))
+    batch = np.zeros((len(lines), 3, height_px, width), dtype=np.float32)
+    for i, line in enumerate(lines):
+        w = min(width, max(1, math.ceil(height_px * line.shape[1] / max(1, line.shape[0]))))
+        resized = cv2.resize(line, (w, height_px), interpolation=cv2.INTER_LINEAR)
+        batch[i, :, :, :w] = resized.transpose(2, 0, 1).astype(np.float32) / 127.5 - 1.0
+    return batch
+
+
 class PaddleLineRecogniser:
     """Batched line recognition with PP-OCRv4's recogniser, restricted to plate characters."""
 
@@ -131,14 +162,7 @@ class PaddleLineRecogniser:
     def probabilities(self, lines: Sequence[ImageBGR]) -> npt.NDArray[np.float32]:
         """(N, T, classes) per-time-step probabilities of the blank and the plate characters, one batch padded to
         the widest line."""
-        ratios = [max(_MIN_WIDTH_RATIO, line.shape[1] / max(1, line.shape[0])) for line in lines]
-        width = math.ceil(self._height * max(ratios))
-        batch = np.zeros((len(lines), 3, self._height, width), dtype=np.float32)
-        for i, line in enumerate(lines):
-            w = min(width, max(1, math.ceil(self._height * line.shape[1] / max(1, line.shape[0]))))
-            resized = cv2.resize(line, (w, self._height), interpolation=cv2.INTER_LINEAR)
-            batch[i, :, :, :w] = resized.transpose(2, 0, 1).astype(np.float32) / 127.5 - 1.0
-        probs = self._session.run(None, {self._input: batch})[0]
+        probs = self._session.run(None, {self._input: paddle_batch(lines, self._height)})[0]
         plate_probs: npt.NDArray[np.float32] = probs[:, :, self._keep]
         return plate_probs
 

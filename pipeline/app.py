@@ -175,10 +175,10 @@ def build_detectors(app: AppConfig) -> tuple[VehicleDetector, PlateDetector]:
     return vehicle, plate
 
 
-def build_reader(app: AppConfig, line_model: str = "ppocr") -> PlateReader:
-    """The plate reader of a box config. `line_model` other than PP-OCR's recogniser is for measurement only
-    (`eval` / `read-plates --line-model`): the plate CRNN reads real plates worse (docs/accuracy.md), so a box
-    config cannot select it."""
+def build_reader(app: AppConfig, line_model: str = "ppocr-plate") -> PlateReader:
+    """The plate reader of a box config: PP-OCRv4 with its recogniser fine-tuned on rendered plates. Any other
+    `line_model` is for measurement only (`eval` / `read-plates --line-model`): the original recogniser and the
+    plate CRNN read real plates worse (docs/accuracy.md), so a box config cannot select them."""
     engine: TextEngine
     if app.ocr.engine == "easyocr":
         engine = EasyOcrEngine(threads=app.ocr.threads)

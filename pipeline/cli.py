@@ -22,6 +22,12 @@ from pipeline.addresses import bootstrap_problem
 EXIT_OK, EXIT_FAILED, EXIT_CONFIG, EXIT_INPUT, EXIT_BROKER, EXIT_MODELS, EXIT_INCOMPLETE = 0, 1, 2, 3, 4, 5, 6
 
 log = logging.getLogger("lez_anpr")
+# The plate-line recognisers `read-plates` and `eval` can measure (ocr.engines.LINE_MODELS; a box runs
+# "ppocr-plate").
+_LINE_MODELS = ["ppocr-plate", "ppocr", "crnn", "ppocr+crnn"]
+_LINE_MODEL_HELP = ("plate-line recogniser: PP-OCRv4's fine-tuned on rendered plates (default, the only one a box "
+                    "runs); for measurement, the original PP-OCRv4, the plate CRNN alone or fused with the original "
+                    "(docs/accuracy.md)")
 
 
 def positive_seconds(text: str) -> float:
@@ -80,9 +86,8 @@ def _parser() -> argparse.ArgumentParser:
     rp.add_argument("images", nargs="+", type=Path)
     rp.add_argument("--json", action="store_true", help="JSON lines (the default output is also JSON lines)")
     rp.add_argument("--engine", choices=["ppocr", "easyocr"], default="ppocr")
-    rp.add_argument("--line-model", choices=["ppocr", "crnn", "ppocr+crnn"], default="ppocr",
-                    help="plate-line recogniser, for measurement: the plate CRNN alone or fused with PP-OCR "
-                         "(docs/accuracy.md; default: %(default)s, the only one a box runs)")
+    rp.add_argument("--line-model", choices=_LINE_MODELS, default="ppocr-plate",
+                    help=_LINE_MODEL_HELP)
     rp.add_argument("--config", type=Path, help="take OCR settings from this config")
 
     ev = sub.add_parser("eval", help="measure detection, reading and colour on a labelled folder (labels.csv)")
@@ -95,9 +100,8 @@ def _parser() -> argparse.ArgumentParser:
                          "defaults, the same as configs/demo/demo.yaml's; from another folder set LEZ_STATE_DIR to the "
                          "checkout's .state, where the models are)")
     ev.add_argument("--engine", choices=["ppocr", "easyocr"], help="OCR engine (default: the config's)")
-    ev.add_argument("--line-model", choices=["ppocr", "crnn", "ppocr+crnn"], default="ppocr",
-                    help="plate-line recogniser, for measurement: the plate CRNN alone or fused with PP-OCR "
-                         "(docs/accuracy.md; default: %(default)s, the only one a box runs)")
+    ev.add_argument("--line-model", choices=_LINE_MODELS, default="ppocr-plate",
+                    help=_LINE_MODEL_HELP)
 
     rep = sub.add_parser("replay", help="replay a recording for an audit: audit topics, report, manifest")
     rep.add_argument("file", type=Path, help="the recording (video file or image folder)")

@@ -65,6 +65,9 @@ class Totals:
     outcomes: list[Outcome] = field(default_factory=list)
     detections: int = 0  # on fully boxed images
     true_detections: int = 0  # of those, the ones matching a labelled box at IoU ≥ 0.5
+    # Of those images' other boxes (a false detection, or a plate nobody labelled), the ones read as a plate:
+    # not scored (the truth is unknown), but a reader that starts "reading" junk shows here first.
+    reads_off_labels: int = 0
     image_ms: list[float] = field(default_factory=list)
     plate_ms: list[float] = field(default_factory=list)
     plate_cpu_ms: list[float] = field(default_factory=list)
@@ -236,6 +239,9 @@ def evaluate(data_dir: Path, vehicle: VehicleDetector, plate_detector: PlateDete
         if all(label.box is not None for label in image_labels):
             totals.detections += len(plates)
             totals.true_detections += sum(1 for o in outcomes if o.found)
+            totals.reads_off_labels += sum(
+                1 for plate, read in zip(plates, reads, strict=True) if read.status is ReadStatus.READ and
+                all(label.box is None or label.box.iou(plate.box) < IOU_MATCH for label in image_labels))
     return totals
 
 
@@ -280,6 +286,10 @@ def summarise(totals: Totals, min_confidence: float = 0.55) -> dict[str, float]:
         "layout_accuracy": len(layout_ok) / max(1, len(with_layout)),
         "colour_accuracy": len(colour_ok) / max(1, len(colour_judged)),
         "unreadable_outcomes": sum(1 for o in found_reads if o.read and o.read.status is ReadStatus.UNREADABLE),
+        # What fines the wrong person: a plate read (not sent to review) as text other than its label's.
+        "wrong_reads": sum(1 for o in found_reads if o.read and o.read.status is ReadStatus.READ
+                           and o.read.text != o.label.compact),
+        "reads_off_labels": totals.reads_off_labels,
         "median_ms_per_image": statistics.median(totals.image_ms) if totals.image_ms else 0.0,
         "median_ms_per_plate": statistics.median(totals.plate_ms) if totals.plate_ms else 0.0,
         "median_cpu_ms_per_plate": statistics.median(totals.plate_cpu_ms) if totals.plate_cpu_ms else 0.0,

@@ -6,7 +6,7 @@ same numbers. What matters is the split of outcomes — a *wrong* read fines the
 goes to a reviewer — so both are printed, overall and per blur level.
 
     PYTHONPATH=. .venv/bin/python -m training.stress_rendered --plates 150 [--engine ppocr|easyocr]
-        [--line-model ppocr|crnn|ppocr+crnn] [--show-wrong] [--sweep-char-gate]
+        [--line-model ppocr-plate|ppocr|crnn|ppocr+crnn] [--show-wrong] [--sweep-char-gate]
 
 `--sweep-char-gate` reads every plate with the per-character gate off and prints right / wrong reads for a range
 of gates (the gate does not change which reading wins, only whether it is sent to review): how
@@ -94,7 +94,8 @@ def main() -> None:
     parser.add_argument("--plates", type=int, default=150)
     parser.add_argument("--seed", type=int, default=7)
     parser.add_argument("--engine", choices=["ppocr", "easyocr"], default="ppocr")
-    parser.add_argument("--line-model", choices=["ppocr", "crnn", "ppocr+crnn"], default="ppocr")
+    parser.add_argument("--line-model", choices=["ppocr-plate", "ppocr", "crnn", "ppocr+crnn"],
+                        default="ppocr-plate")
     parser.add_argument("--show-wrong", action="store_true",
                         help="print each wrong read (rendered plates: no personal data)")
     parser.add_argument("--sweep-char-gate", action="store_true",

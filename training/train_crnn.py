@@ -34,7 +34,7 @@ from __future__ import annotations
 
 import argparse
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import cv2
@@ -143,8 +143,15 @@ def _augment(plate: Image, rng: np.random.Generator) -> Image:
 
 
 def sample_lines(rng: np.random.Generator) -> list[tuple[npt.NDArray[np.float32], str]]:
-    """One random plate, degraded, localised and split exactly as the reader does it, as (model input, printed
-    line text) pairs; empty when the reader's localisation would have cut it wrongly (not a useful lesson)."""
+    """One random plate's lines as (CRNN input, printed line text) pairs (see `sample_line_images`)."""
+    return [(to_input(image), text) for image, text in sample_line_images(rng)]
+
+
+def sample_line_images(rng: np.random.Generator,
+                       first: Callable[[Image, np.random.Generator], Image] | None = None) -> list[tuple[Image, str]]:
+    """One random plate, degraded, localised, split and padded exactly as the reader does it, as (line image,
+    printed line text) pairs; empty when the reader's localisation would have cut it wrongly (not a useful
+    lesson). `first` degrades the clean plate before `_augment` does (a recipe's own extra fault)."""
     from sample_videos.plates import Layout, PlateColour, PlateSpec, render_plate
 
     compact, layout, colour = _random_spec(rng)
@@ -155,12 +162,12 @@ def sample_lines(rng: np.random.Generator) -> list[tuple[npt.NDArray[np.float32]
     # Plates as wide as gateway crops are (80–450 px), whatever their physical size.
     face = _FACES[int(rng.choice(len(_FACES), p=_FACE_SHARES))]
     plate = render_plate(spec, px_per_mm=max(0.25, float(rng.uniform(80, 450)) / spec.size_mm[0]), face=face)
-    located = locate(_augment(plate, rng))
+    located = locate(_augment(first(plate, rng) if first else plate, rng))
     images = list(split_two_lines(located.image)) if located.two_line else [located.image]
     texts = spec.display_lines
     if len(images) != len(texts) or min(min(i.shape[:2]) for i in images) < 4:
         return []
-    return [(to_input(pad_line(i)), t) for i, t in zip(images, texts, strict=True)]
+    return [(pad_line(i), t) for i, t in zip(images, texts, strict=True)]
 
 
 def build_model() -> object:

@@ -140,3 +140,23 @@ def test_old_motorbike_plate_is_displayed_as_read_not_as_a_car(reader: PlateRead
     assert read.status is ReadStatus.READ, read.reason
     assert read.text == compact
     assert read.lines == lines
+
+
+def _glare_band(plate: np.ndarray, top: float, bottom: float, x0: float, x1: float) -> np.ndarray:
+    """A saturated headlight reflection over rows top..bottom and columns x0..x1 (shares of the plate)."""
+    out = plate.copy()
+    h, w = plate.shape[:2]
+    out[int(top * h):int(bottom * h), int(x0 * w):int(x1 * w)] = 255
+    return out
+
+
+@pytest.mark.parametrize("compact", ["84B136217", "75H135792", "29D112345", "51M243567", "30B198765", "66P189575"])
+def test_a_series_letter_half_wiped_by_glare_on_a_blurred_frame_is_never_read_as_another(
+        reader: PlateReader, compact: str) -> None:
+    """The kind of frame the fine-tuned recogniser once read surely wrong (a `B` half wiped by glare as `D`, a
+    blurred `H` as `B`): the reading is the plate's or it goes to review, never another plate's."""
+    plate = render_plate(PlateSpec(compact, Layout.MOTORBIKE), px_per_mm=1.6)
+    # The band covers the upper part of the top line's series letter and the digit after it.
+    frame = motion_blur(_loose(_glare_band(plate, 0.12, 0.24, 0.5, 0.95)), 9)
+    read = reader.read(frame)
+    assert read.status is ReadStatus.UNREADABLE or read.text == compact, (read.text, read.confidence)

@@ -66,7 +66,8 @@ def test_measures_on_a_hand_made_folder(folder: Path, tmp_path: Path) -> None:
     plates = FakePlates([[(10, 10, 110, 40), (200, 50, 260, 100), (300, 0, 340, 20)], [(14, 12, 112, 41)]])
     # Crops are cut 6% larger than the box: widths 112, 68, 45 and 110.
     reader = FakeReader({112: ("30A12345", "white", PlateLayout.ONE_LINE),
-                         68: ("29AA12845", "white", PlateLayout.TWO_LINE)})
+                         68: ("29AA12845", "white", PlateLayout.TWO_LINE),
+                         45: ("51G68882", "white", PlateLayout.ONE_LINE)})
     totals = evaluate(folder, FakeVehicles(), plates, reader)  # type: ignore[arg-type]
     s = summarise(totals)
     assert s["plates"] == 3  # readable labels only
@@ -79,6 +80,8 @@ def test_measures_on_a_hand_made_folder(folder: Path, tmp_path: Path) -> None:
     assert s["cer"] == pytest.approx((0 + 1 / 9 + 1) / 3)
     assert s["layout_accuracy"] == pytest.approx(2 / 2)  # judged on the plates read: an unreadable has no layout
     assert s["colour_accuracy"] == pytest.approx(1 / 3)
+    assert s["wrong_reads"] == 1 and s["unreadable_outcomes"] == 1  # the misread motorbike; the unreadable car
+    assert s["reads_off_labels"] == 1  # the false box (width 45), read as a plate nobody labelled
     misses = write_misses(totals, tmp_path / "out")
     assert [m.label.compact for m in misses] == ["29AA12345", "30A12345"]
     csv_text = (tmp_path / "out" / "misses.csv").read_text()
