@@ -36,7 +36,6 @@ held-out rendered set every `--eval-every` steps, starting with the untouched mo
 from __future__ import annotations
 
 import argparse
-import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -45,6 +44,7 @@ import numpy as np
 import numpy.typing as npt
 
 from ocr.line_recogniser import PLATE_CLASSES, ctc_decode, paddle_batch, rec_model_path
+from training.budget import ctc_loss, timed_steps
 from training.train_crnn import sample_line_images
 
 Batch = tuple[npt.NDArray[np.float32], list[str]]
@@ -238,23 +238,12 @@ def main() -> None:
     loader = DataLoader(Rendered(), batch_size=None, num_workers=args.workers,
                         prefetch_factor=4 if args.workers else None, persistent_workers=args.workers > 0)
     out = Path(args.out)
-    budget = args.minutes * 60
-    start = time.monotonic()
-    next_checkpoint = start + args.checkpoint_every_min * 60
-    step = 0
-    for x_np, texts in loader:
-        elapsed = time.monotonic() - start
-        if elapsed >= budget:
-            break
-        lr = float(args.lr * min(1.0, (step + 1) / 100) * 0.5 * (1 + np.cos(np.pi * elapsed / budget)))
-        for group in optimiser.param_groups:
-            group["lr"] = lr
+    steps = 0
+    for step, (x_np, texts) in timed_steps(loader, optimiser, minutes=args.minutes, base_lr=args.lr,
+                                           warmup_steps=100, checkpoint_every_min=args.checkpoint_every_min):
         x = torch.as_tensor(x_np)
-        probs = module(x)  # (N, T, classes): the graph ends in a softmax
-        log_probs = torch.log(probs.clamp_min(1e-8))
-        targets = torch.tensor([index[ch] for t in texts for ch in t], dtype=torch.long)
-        loss = ctc(log_probs.permute(1, 0, 2), targets, torch.full((len(texts),), log_probs.shape[1], dtype=torch.long),
-                   torch.tensor([len(t) for t in texts], dtype=torch.long))
+        log_probs = torch.log(module(x).clamp_min(1e-8))  # (N, T, classes): the graph ends in a softmax
+        loss = ctc_loss(ctc, log_probs, texts, index)
         if teacher is not None:
             with torch.no_grad():
                 original = teacher(x).clamp_min(1e-8)
@@ -264,15 +253,14 @@ def main() -> None:
         loss.backward()
         torch.nn.utils.clip_grad_norm_(module.parameters(), 5.0)
         optimiser.step()
-        step += 1
-        if step % args.eval_every == 0:
-            print(f"step {step} {elapsed / 60:.1f} min lr {lr:.6f} loss {loss.item():.3f} "
+        steps = step.done + 1
+        if steps % args.eval_every == 0:
+            print(f"step {steps} {step.elapsed_s / 60:.1f} min lr {step.lr:.6f} loss {loss.item():.3f} "
                   f"held-out exact lines {exact_lines(module, keep, held):.3f}", flush=True)
-        if time.monotonic() >= next_checkpoint:
+        if step.checkpoint_due:
             write_back(source, module, names, out)
-            next_checkpoint += args.checkpoint_every_min * 60
     write_back(source, module, names, out)
-    print(f"steps {step}; held-out exact lines {exact_lines(module, keep, held):.3f}; wrote {out}", flush=True)
+    print(f"steps {steps}; held-out exact lines {exact_lines(module, keep, held):.3f}; wrote {out}", flush=True)
 
 
 if __name__ == "__main__":

@@ -33,7 +33,6 @@ model, its command and its held-out curve are in docs/accuracy.md.
 from __future__ import annotations
 
 import argparse
-import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
@@ -45,6 +44,7 @@ from ocr.crnn_recogniser import HEIGHT, WIDTH, to_input
 from ocr.line_recogniser import PLATE_CHARSET
 from ocr.localise import locate, pad_line, split_two_lines
 from sample_videos.plates import PlateFace
+from training.budget import ctc_loss, timed_steps
 
 _LETTERS = "ABCDEFGHKLMNPRSTUVXYZ"
 _FONTS = Path(__file__).resolve().parent / "fonts"  # Liberation Sans (SIL OFL 1.1, unmodified, see its LICENSE)
@@ -272,45 +272,31 @@ def main() -> None:
         print(f"resumed from {args.resume} (trained {saved['steps']} steps before)", flush=True)
     ctc = torch.nn.CTCLoss(blank=0, zero_infinity=True)
     index = {ch: i + 1 for i, ch in enumerate(PLATE_CHARSET)}
-    budget = args.minutes * 60
-    start = time.monotonic()
-    next_checkpoint = start + args.checkpoint_every_min * 60
-    step = 0
-    for x_np, texts in loader:
-        elapsed = time.monotonic() - start
-        if elapsed >= budget:
-            break
-        # Cosine decay over the time budget (the step count is not known in advance), short linear warm-up.
-        lr = float(args.lr * min(1.0, (step + 1) / 200) * 0.5 * (1 + np.cos(np.pi * elapsed / budget)))
-        for group in optimiser.param_groups:
-            group["lr"] = lr
-        x = torch.as_tensor(x_np)
-        targets = torch.tensor([index[ch] for t in texts for ch in t], dtype=torch.long)
-        target_lengths = torch.tensor([len(t) for t in texts], dtype=torch.long)
+    steps = 0
+    # Cosine decay over the time budget (the step count is not known in advance), short linear warm-up.
+    for step, (x_np, texts) in timed_steps(loader, optimiser, minutes=args.minutes, base_lr=args.lr,
+                                           warmup_steps=200, checkpoint_every_min=args.checkpoint_every_min):
         model.train()
         model.log_output = True
-        log_probs = model(x).permute(1, 0, 2)  # (T, N, C)
-        input_lengths = torch.full((len(texts),), log_probs.shape[0], dtype=torch.long)
-        loss = ctc(log_probs, targets, input_lengths, target_lengths)
+        loss = ctc_loss(ctc, model(torch.as_tensor(x_np)), texts, index)
         optimiser.zero_grad()
         loss.backward()
         optimiser.step()
-        step += 1
-        if step % 250 == 0:
+        steps = step.done + 1
+        if steps % 250 == 0:
             model.eval()
             model.log_output = False
             with torch.no_grad():
                 out = model(torch.as_tensor(held_x)).numpy()
             exact = sum(_decode(p) == t for p, t in zip(out, held_t, strict=True)) / len(held_t)
-            print(f"step {step} {elapsed / 60:.1f} min lr {lr:.5f} loss {loss.item():.3f} "
+            print(f"step {steps} {step.elapsed_s / 60:.1f} min lr {step.lr:.5f} loss {loss.item():.3f} "
                   f"held-out exact lines {exact:.3f} of {len(held_t)}", flush=True)
-        if time.monotonic() >= next_checkpoint:
+        if step.checkpoint_due:
             export_onnx(model, args.out)
-            torch.save({"model": model.state_dict(), "optimiser": optimiser.state_dict(), "steps": step}, state_path)
-            next_checkpoint += args.checkpoint_every_min * 60
+            torch.save({"model": model.state_dict(), "optimiser": optimiser.state_dict(), "steps": steps}, state_path)
     export_onnx(model, args.out)
-    torch.save({"model": model.state_dict(), "optimiser": optimiser.state_dict(), "steps": step}, state_path)
-    print(f"steps {step}; wrote {args.out}")
+    torch.save({"model": model.state_dict(), "optimiser": optimiser.state_dict(), "steps": steps}, state_path)
+    print(f"steps {steps}; wrote {args.out}")
 
 
 if __name__ == "__main__":
