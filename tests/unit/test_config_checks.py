@@ -163,13 +163,19 @@ def test_missing_rules_file_names_its_line(tmp_path: Path) -> None:
     assert info.value.lines == [f"{config}:2: rules_file: file not found: {config.parent / 'nope.yaml'}"]
 
 
-def test_missing_registry_file_names_its_line(tmp_path: Path) -> None:
+def _registry_path_error(tmp_path: Path, value: str) -> tuple[Path, Path, list[str]]:
+    """The box config, its rules file and the errors when the rules file's registry_path is `value`."""
     config = _box(tmp_path, "    source: rtsp://cam/1\n")
     rules = config.parent / "rules.yaml"
-    rules.write_text(rules.read_text().replace("registry_path: registry.csv", "registry_path: gone.csv"))
+    rules.write_text(rules.read_text().replace("registry_path: registry.csv", f"registry_path: {value}"))
     with pytest.raises(ConfigError) as info:
         load_config(config)
-    assert info.value.lines == [f"{rules}:4: registry_path: file not found: {config.parent / 'gone.csv'}"]
+    return config, rules, info.value.lines
+
+
+def test_missing_registry_file_names_its_line(tmp_path: Path) -> None:
+    config, rules, lines = _registry_path_error(tmp_path, "gone.csv")
+    assert lines == [f"{rules}:4: registry_path: file not found: {config.parent / 'gone.csv'}"]
 
 
 @pytest.mark.parametrize("config", ["configs/demo/demo.yaml", "configs/example-gateway.yaml",
@@ -213,10 +219,6 @@ def test_a_rules_file_given_as_the_box_config_says_so(tmp_path: Path, capsys: py
 
 
 def test_empty_registry_path_is_an_error_not_no_registry(tmp_path: Path) -> None:
-    config = _box(tmp_path, "    source: rtsp://cam/1\n")
-    rules = config.parent / "rules.yaml"
-    rules.write_text(rules.read_text().replace("registry_path: registry.csv", 'registry_path: ""'))
-    with pytest.raises(ConfigError) as info:
-        load_config(config)
-    assert info.value.lines == [f"{rules}:4: registry_path: Value error, registry_path is empty: name the registry "
-                                "file, or leave the key out for no registry"]
+    _, rules, lines = _registry_path_error(tmp_path, '""')
+    assert lines == [f"{rules}:4: registry_path: Value error, registry_path is empty: name the registry file, or "
+                     "leave the key out for no registry"]
