@@ -160,3 +160,19 @@ def test_a_series_letter_half_wiped_by_glare_on_a_blurred_frame_is_never_read_as
     frame = motion_blur(_loose(_glare_band(plate, 0.12, 0.24, 0.5, 0.95)), 9)
     read = reader.read(frame)
     assert read.status is ReadStatus.UNREADABLE or read.text == compact, (read.text, read.confidence)
+
+
+def test_evidence_names_the_fine_tuned_recogniser_a_box_reads_with() -> None:
+    """A violation's evidence carries the hash of every model that read it, the plate-tuned recogniser included."""
+    import hashlib
+    from types import SimpleNamespace
+
+    from pipeline.app import build_reader, model_hashes
+    from pipeline.commands import _reading_app
+
+    app = _reading_app(None)
+    detector = SimpleNamespace(model_sha256="0" * 64)
+    hashes = model_hashes(app, build_reader(app), detector, detector)  # type: ignore[arg-type]
+    committed = hashlib.sha256((ROOT / "ocr/models/ppocr_plate_rec.onnx").read_bytes()).hexdigest()
+    assert hashes["ocr:ppocr_plate_rec.onnx"] == committed
+    assert "ocr:ch_PP-OCRv4_rec_infer.onnx" in hashes  # rapidocr's own recogniser still reads detector boxes
