@@ -11,6 +11,20 @@ from __future__ import annotations
 STREAM_SCHEMES = frozenset({"rtsp", "rtsps", "http", "https", "rtmp", "udp", "tcp"})
 
 
+def camera_url_problem(source: str) -> str | None:
+    """What is wrong with a camera source written as a URL (`scheme://...`); None for a usable one or a path."""
+    from urllib.parse import urlsplit
+
+    scheme, sep, _ = source.partition("://")
+    if not sep:
+        return None
+    if scheme.lower() not in STREAM_SCHEMES:
+        return f"unsupported camera URL scheme {scheme!r} (streams: {', '.join(sorted(STREAM_SCHEMES))})"
+    if not urlsplit(source).hostname or " " in source:
+        return f"camera URL has no host: {source!r} (e.g. rtsp://192.0.2.10:554/stream1)"
+    return None
+
+
 def bootstrap_problem(text: str) -> str | None:
     """None when `text` is a usable bootstrap list, else what is wrong with it."""
     if not text.strip():

@@ -19,6 +19,7 @@ from ocr.colour import PlateColourClassifier
 from ocr.engines import EasyOcrEngine, RapidOcrEngine, TextEngine
 from ocr.plate_reader import PlateReader, ReaderSettings
 from pipeline import offline
+from pipeline.addresses import camera_url_problem
 from pipeline.config import AppConfig, CameraConfig, LiveCameraConfig, YoloDetectorConfig, resolve_relative
 from pipeline.emit import Emitter, SiteFacts, Topics
 from pipeline.live import StreamSettings, StreamSource
@@ -112,6 +113,7 @@ def load_config(path: Path, *, check_sources: bool = False) -> LoadedConfig:
             log.warning("registry row skipped: %s", error)
     if check_sources:
         problems = [p.message for c in app.cameras for p in camera_source_problems(c, path, key_lines)]
+        problems += _missing_weights(app, path, lines)
         if problems:
             raise ConfigError(problems)
     digest = hashlib.sha256()
@@ -146,6 +148,15 @@ def state_root(app: AppConfig) -> Path:
 
 def models_dir(app: AppConfig) -> Path:
     return state_root(app) / "models"
+
+
+def _missing_weights(app: AppConfig, config_path: Path, lines: Mapping[KeyPath, int]) -> list[str]:
+    """The detector weights `run` would not find (it stops with exit 5), named by their key in the config."""
+    folder = models_dir(app)
+    return [f"{where(config_path, ('detectors', name, 'weights'), lines)}: detectors.{name}.weights: model file "
+            f"not found: {weights} (`make models` or `lez-anpr fetch-models` puts the shipped ones in {folder})"
+            for name, cfg in (("vehicle", app.detectors.vehicle), ("plate", app.detectors.plate))
+            if not (weights := _weights_path(cfg, folder)).is_file()]
 
 
 def _weights_path(cfg: YoloDetectorConfig, folder: Path) -> Path:
@@ -208,6 +219,8 @@ def camera_source_problems(camera: CameraConfig, config_path: Path, key_lines: M
     Live sources (rtsp://, http://, ...) are never checked here: a camera may be down while its config is right.
     A command-line source is relative to the working folder; a config's source to the config file."""
     source = source_override or camera.source
+    if source_override and (problem := camera_url_problem(source_override)):
+        return [SourceProblem(f"--source: {problem}", False)]
     if is_stream_url(source):
         return []
     path = Path(source) if source_override else resolve_relative(config_path, source)
@@ -240,13 +253,13 @@ def build_source(camera: CameraConfig, source_override: str | None, config_path:
                  live: LiveCameraConfig | None = None, key_lines: Mapping[KeyPath, int] | None = None) -> FrameSource:
     """A command-line source is relative to the working folder; a config's source to the config file."""
     source = source_override or camera.source
-    if is_stream_url(source):
-        return StreamSource(source, camera.id, settings=stream_settings(live) if live else None)
     problems = camera_source_problems(camera, config_path, key_lines or {}, source_override)
     if any(not p.missing_input for p in problems):
         raise ConfigError([p.message for p in problems])
     if problems:
         raise SourceError("; ".join(p.message for p in problems))
+    if is_stream_url(source):
+        return StreamSource(source, camera.id, settings=stream_settings(live) if live else None)
     path = Path(source) if source_override else resolve_relative(config_path, source)
     start = camera.start_time
     assert start is not None  # camera_source_problems: a file or folder source without one is refused

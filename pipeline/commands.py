@@ -112,13 +112,20 @@ def _reading_app(config: Path | None, engine: str | None = None) -> AppConfig:
     return AppConfig.model_validate({"cameras": [{"id": "cli", "source": "-"}], "rules_file": "-", **ocr})
 
 
+def _line_model(app: AppConfig, line_model: str) -> str:
+    """`--line-model` chooses among PP-OCR's line recognisers: with easyocr it would be silently ignored."""
+    if app.ocr.engine == "easyocr" and line_model != "ppocr-plate":
+        raise UserError(f"--line-model {line_model} needs the ppocr engine (easyocr reads lines itself)", EXIT_CONFIG)
+    return line_model
+
+
 def cmd_read_plates(args: argparse.Namespace) -> int:
     import cv2
 
     from pipeline.app import build_reader
 
     app = _reading_app(args.config, args.engine)
-    reader = build_reader(app, args.line_model)
+    reader = build_reader(app, _line_model(app, args.line_model))
     failures = 0
     for path in args.images:
         image = cv2.imread(str(path), cv2.IMREAD_COLOR) if path.is_file() else None
@@ -146,19 +153,20 @@ def cmd_eval(args: argparse.Namespace) -> int:
     from pipeline.app import build_detectors, build_reader, set_threads
     from pipeline.evaluate import LabelsError, evaluate, load_eval_labels, summarise, write_misses
 
+    app = _reading_app(args.config)
+    if args.engine:
+        app = app.model_copy(update={"ocr": app.ocr.model_copy(update={"engine": args.engine})})
+    line_model = _line_model(app, args.line_model)
     if not (args.data / "labels.csv").is_file():
         raise UserError(f"no labels.csv in {args.data} (the labelled data folder)", EXIT_INPUT)
     try:
         load_eval_labels(args.data)  # check the labels and their images before minutes of model work
     except LabelsError as exc:
         raise UserError(str(exc), EXIT_INPUT) from None
-    app = _reading_app(args.config)
-    if args.engine:
-        app = app.model_copy(update={"ocr": app.ocr.model_copy(update={"engine": args.engine})})
     set_threads(app.runtime.inference_threads)
     vehicle, plate = _with_errors(lambda: build_detectors(app))
     try:
-        totals = evaluate(args.data, vehicle, plate, build_reader(app, args.line_model))
+        totals = evaluate(args.data, vehicle, plate, build_reader(app, line_model))
     except LabelsError as exc:  # an image that exists but cannot be decoded
         raise UserError(str(exc), EXIT_INPUT) from None
     summary = summarise(totals, app.ocr.min_confidence)

@@ -10,11 +10,10 @@ from __future__ import annotations
 from datetime import datetime
 from pathlib import Path
 from typing import Any, Literal
-from urllib.parse import urlsplit
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationInfo, field_validator, model_validator
 
-from pipeline.addresses import STREAM_SCHEMES, bootstrap_problem
+from pipeline.addresses import bootstrap_problem, camera_url_problem
 from rules.types import PlateColour
 
 
@@ -47,10 +46,10 @@ class CameraConfig(Strict):
 
     @field_validator("source")
     @classmethod
-    def _url_has_host(cls, value: str) -> str:
-        scheme, sep, _ = value.partition("://")
-        if sep and scheme.lower() in STREAM_SCHEMES and not urlsplit(value).hostname:
-            raise ValueError(f"camera URL has no host: {value!r} (e.g. rtsp://192.0.2.10:554/stream1)")
+    def _usable_url(cls, value: str) -> str:
+        problem = camera_url_problem(value)
+        if problem:
+            raise ValueError(problem)
         return value
 
     @field_validator("start_time")
@@ -94,9 +93,13 @@ class YoloDetectorConfig(Strict):
         return self
 
 
+_DETECTOR_DEFAULTS = {"vehicle": {"weights": "yolov8n.onnx", "conf": 0.3},
+                      "plate": {"weights": "plate_detector_model_1.onnx", "conf": 0.25}}
+
+
 class DetectorsConfig(Strict):
-    vehicle: YoloDetectorConfig = YoloDetectorConfig(weights="yolov8n.onnx", conf=0.3)
-    plate: YoloDetectorConfig = YoloDetectorConfig(weights="plate_detector_model_1.onnx", conf=0.25)
+    vehicle: YoloDetectorConfig = YoloDetectorConfig.model_validate(_DETECTOR_DEFAULTS["vehicle"])
+    plate: YoloDetectorConfig = YoloDetectorConfig.model_validate(_DETECTOR_DEFAULTS["plate"])
     detect_every_n_frames: int = Field(1, ge=1, le=25, description="run detection on every n-th frame")
     max_detect_fps: float | None = Field(None, gt=0, le=120, description="detect at most this often per camera "
                                          "(event time; the tracker bridges the frames between); null = every frame")
@@ -104,6 +107,15 @@ class DetectorsConfig(Strict):
                                             "detected frame only (plates are detected on each); 1 = always")
     max_batch: int = Field(0, ge=0, le=256, description="frames per detector call across cameras; 0 = one per "
                            "camera (a GPU box gains from batching; on a CPU a batch is no faster than its frames)")
+
+    @model_validator(mode="before")
+    @classmethod
+    def _partial_detector_keeps_defaults(cls, data: Any) -> Any:
+        # `plate: {conf: 0.3}` changes one setting: the rest (the weights above all) stay the shipped defaults.
+        if isinstance(data, dict):
+            data = {**data, **{name: {**_DETECTOR_DEFAULTS[name], **data[name]}
+                               for name in _DETECTOR_DEFAULTS if isinstance(data.get(name), dict)}}
+        return data
 
 
 class OcrConfig(Strict):

@@ -143,10 +143,10 @@ def _label_from_row(row: dict[str | None, str | None], path: Path, line: int, co
     lines = cells.get("lines") or "0"
     if lines not in ("0", "1", "2"):
         raise LabelsError(f"{path}:{line}: lines must be 1 or 2 (or empty), got {lines!r}")
-    for column in ("set", "file"):
+    for column, what in (("set", "a folder"), ("file", "a file")):
         parts = Path(cells[column]).parts
         if (column == "file" and not cells[column]) or Path(cells[column]).is_absolute() or ".." in parts:
-            raise LabelsError(f"{path}:{line}: {column} must name a file inside the data folder, got "
+            raise LabelsError(f"{path}:{line}: {column} must name {what} inside the data folder, got "
                               f"{cells[column]!r}")
     box = None
     if cells.get("bbox_xyxy"):
@@ -221,10 +221,14 @@ def evaluate(data_dir: Path, vehicle: VehicleDetector, plate_detector: PlateDete
         if image is None:
             raise LabelsError(f"{data_dir / 'labels.csv'}:{image_labels[0].line}: cannot read image "
                               f"{data_dir / set_name / file} (not an image, or damaged)")
+        h, w = image.shape[:2]
+        for label in image_labels:
+            if label.box is not None and (label.box.x2 > w + 1 or label.box.y2 > h + 1):
+                raise LabelsError(f"{data_dir / 'labels.csv'}:{label.line}: bbox_xyxy reaches past the image "
+                                  f"({w}×{h} px): {data_dir / set_name / file}")
         start = time.perf_counter()
         vehicle.detect([image])
         plates = plate_detector.detect([image])[0]
-        h, w = image.shape[:2]
         crops, reads = [], []
         for plate in plates:
             plate_crop = crop(image, plate.box.expanded(0.06, w, h))

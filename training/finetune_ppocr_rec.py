@@ -162,16 +162,35 @@ def saturated_streak(plate: Image, rng: np.random.Generator, share: float) -> Im
     return np.clip(out, 0, 255).astype(np.uint8)
 
 
-def batches(seed: int, size: int, streak_share: float) -> Iterator[Batch]:
+def loose_surround(plate: Image, rng: np.random.Generator, share: float) -> Image:
+    """On `share` of plates, the plate inside a much larger crop (25–100 % of its size on each side) of dark,
+    noisy surroundings with a few bright patches (lamps, stickers, body panels): a hand-cut or generous crop, where
+    the reader's localisation may not find the plate and the lines it reads carry background."""
+    if rng.random() >= share:
+        return plate
+    h, w = plate.shape[:2]
+    my, mx = int(h * rng.uniform(0.25, 1.0)), int(w * rng.uniform(0.25, 1.0))
+    base = rng.uniform(15, 90, 3)
+    canvas = np.clip(base + rng.normal(0, 12, (h + 2 * my, w + 2 * mx, 3)), 0, 255).astype(np.uint8)
+    for _ in range(int(rng.integers(0, 4))):
+        ph, pw = int(h * rng.uniform(0.1, 0.6)), int(w * rng.uniform(0.1, 0.8))
+        py, px = int(rng.integers(0, canvas.shape[0] - ph)), int(rng.integers(0, canvas.shape[1] - pw))
+        canvas[py:py + ph, px:px + pw] = rng.uniform(120, 250, 3)
+    oy, ox = int(rng.integers(0, 2 * my + 1)), int(rng.integers(0, 2 * mx + 1))  # not always centred
+    canvas[oy:oy + h, ox:ox + w] = plate
+    return canvas
+
+
+def batches(seed: int, size: int, streak_share: float, loose_share: float = 0.0) -> Iterator[Batch]:
     rng = np.random.default_rng(seed)
 
-    def streak(plate: Image, r: np.random.Generator) -> Image:
-        return saturated_streak(plate, r, streak_share)
+    def degrade(plate: Image, r: np.random.Generator) -> Image:
+        return loose_surround(saturated_streak(plate, r, streak_share), r, loose_share)
 
     while True:
         lines: list[tuple[Any, str]] = []
         while len(lines) < size:
-            lines.extend(sample_line_images(rng, streak if streak_share > 0 else None))
+            lines.extend(sample_line_images(rng, degrade if streak_share > 0 or loose_share > 0 else None))
         yield paddle_batch([image for image, _ in lines[:size]]), [text for _, text in lines[:size]]
 
 
@@ -209,6 +228,8 @@ def main() -> None:
                              "keeps it unsure where the original is, at the cost of learning less")
     parser.add_argument("--streak-share", type=float, default=0.0,
                         help="share of training plates with a saturated glare band (`saturated_streak`)")
+    parser.add_argument("--loose-share", type=float, default=0.0,
+                        help="share of training plates inside a much larger crop (`loose_surround`)")
     parser.add_argument("--start", type=Path, help="continue from this fine-tuned ONNX (default: the original)")
     parser.add_argument("--out", default="out/ppft/plate_rec.onnx")
     args = parser.parse_args()
@@ -219,7 +240,8 @@ def main() -> None:
     class Rendered(IterableDataset[Batch]):
         def __iter__(self) -> Iterator[Batch]:
             info = get_worker_info()
-            return batches(args.seed * 1000 + (info.id if info else 0), args.batch, args.streak_share)
+            return batches(args.seed * 1000 + (info.id if info else 0), args.batch, args.streak_share,
+                           args.loose_share)
 
     torch.set_num_threads(args.threads)
     torch.manual_seed(args.seed)

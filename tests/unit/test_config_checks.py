@@ -189,14 +189,46 @@ def test_shipped_box_configs_pass_the_source_check(config: str) -> None:
     load_config(ROOT / config, check_sources=True)
 
 
-@pytest.mark.parametrize("source", ["rtsp://", "rtsp:///stream1", "http://:8080/x"])
-def test_camera_url_without_a_host_is_refused(tmp_path: Path, source: str) -> None:
+@pytest.mark.parametrize(("source", "problem"), [
+    ("rtsp://", "camera URL has no host: 'rtsp://' (e.g. rtsp://192.0.2.10:554/stream1)"),
+    ("rtsp:///stream1", "camera URL has no host: 'rtsp:///stream1' (e.g. rtsp://192.0.2.10:554/stream1)"),
+    ("http://:8080/x", "camera URL has no host: 'http://:8080/x' (e.g. rtsp://192.0.2.10:554/stream1)"),
+    ("ftp://10.0.0.1/x", "unsupported camera URL scheme 'ftp' (streams: http, https, rtmp, rtsp, rtsps, tcp, udp)"),
+])
+def test_camera_url_without_a_host_or_with_another_scheme_is_refused(tmp_path: Path, source: str,
+                                                                     problem: str) -> None:
     path = tmp_path / "box.yaml"
     path.write_text(f"rules_file: r.yaml\ncameras:\n  - id: c\n    source: {source}\n")
     with pytest.raises(ConfigError) as info:
         load_model(AppConfig, path)
-    assert info.value.lines == [f"{path}:4: cameras.0.source: Value error, camera URL has no host: {source!r} "
-                                "(e.g. rtsp://192.0.2.10:554/stream1)"]
+    assert info.value.lines == [f"{path}:4: cameras.0.source: Value error, {problem}"]
+
+
+def test_a_command_line_url_without_a_host_is_refused_before_any_connection(
+        tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    config = _box(tmp_path, "    source: rtsp://cam/1\n")
+    assert main(["run", "--config", str(config), "--source", "rtsp://", "--no-kafka",
+                 "--out", str(tmp_path / "out")]) == EXIT_CONFIG
+    assert "--source: camera URL has no host: 'rtsp://'" in capsys.readouterr().err
+
+
+def test_one_detector_setting_keeps_the_shipped_weights(tmp_path: Path) -> None:
+    path = tmp_path / "box.yaml"
+    path.write_text("rules_file: r.yaml\ncameras:\n  - {id: c, source: rtsp://cam/1}\n"
+                    "detectors:\n  vehicle: {conf: 0.4}\n  plate: {imgsz: 320}\n")
+    detectors = load_model(AppConfig, path).detectors
+    assert (detectors.vehicle.weights, detectors.vehicle.conf) == ("yolov8n.onnx", 0.4)
+    assert (detectors.plate.weights, detectors.plate.imgsz, detectors.plate.conf) == (
+        "plate_detector_model_1.onnx", 320, 0.25)
+
+
+def test_missing_detector_weights_fail_validate_config_as_run_does(
+        tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    config = _box(tmp_path, "    source: rtsp://cam/1\n")
+    config.write_text(config.read_text() + "detectors:\n  plate:\n    weights: nope.onnx\n")
+    assert main(["validate-config", str(config)]) == EXIT_CONFIG
+    [line] = _error_lines(capsys.readouterr().err)
+    assert line.startswith(f"{config}:9: detectors.plate.weights: model file not found: ") and "nope.onnx" in line
 
 
 @pytest.mark.parametrize("name", ["notes.txt", "clip.mp4"])

@@ -104,3 +104,12 @@ def test_missing_rules_file_names_the_key(tmp_path: Path) -> None:
     (folder / "demo.yaml").write_text(text)
     with pytest.raises(ConfigError, match=r"demo\.yaml:4: rules_file: file not found: .*nope\.yaml"):
         load_config(folder / "demo.yaml")
+
+
+@pytest.mark.parametrize("command", ["read-plates", "eval"])
+def test_a_line_model_with_easyocr_is_refused_not_ignored(
+        tmp_path: Path, command: str, capsys: pytest.CaptureFixture[str]) -> None:
+    (tmp_path / "labels.csv").write_text("set,file,plate_compact\n")
+    target = [str(ROOT / "README.md")] if command == "read-plates" else ["--data", str(tmp_path)]
+    assert main([command, *target, "--engine", "easyocr", "--line-model", "crnn"]) == EXIT_CONFIG
+    assert "--line-model crnn needs the ppocr engine" in capsys.readouterr().err

@@ -136,9 +136,11 @@ GOOD = 's,a.png,30A-123.45,30A12345,1,white,car,"10,10,110,40",1,x,'
     ('s,a.png,30A-123.45,30A12345,3,white,car,"10,10,110,40",1,x,', r"labels\.csv:3: lines must be 1 or 2"),
     ('s,a.png,30A-123.45,30a12345,1,white,car,"10,10,110,40",1,x,', r"labels\.csv:3: plate_compact must be capital"),
     ('s,a.png,30A-123.45,30A-12345,1,white,car,"10,10,110,40",1,x,', r"labels\.csv:3: plate_compact must be capital"),
-    ('../s,a.png,30A-123.45,30A12345,1,white,car,"10,10,110,40",1,x,', r"labels\.csv:3: set must name a file inside"),
+    ('../s,a.png,30A-123.45,30A12345,1,white,car,"10,10,110,40",1,x,', r"labels\.csv:3: set must name a folder inside"),
     ('s,/etc/a.png,30A-123.45,30A12345,1,white,car,"10,10,110,40",1,x,',
      r"labels\.csv:3: file must name a file inside"),
+    ('s,a.png,30A-123.45,30A12345,1,white,car,"10,10,500,40",1,x,',
+     r"labels\.csv:3: bbox_xyxy reaches past the image \(400×200 px\)"),
 ])
 def test_a_bad_row_is_an_error_naming_its_line_not_a_silent_miss(tmp_path: Path, row: str, message: str) -> None:
     _labels(tmp_path, [GOOD, row])
