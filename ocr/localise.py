@@ -27,6 +27,7 @@ ImageBGR = npt.NDArray[np.uint8]
 ONE_LINE_MIN_ASPECT = 3.0
 _WORK_HEIGHT_PX = 64
 _MAX_SKEW_DEG = 12.0
+_LOOSE_CANDIDATES = 4  # bright blobs tried, largest first, when the largest does not fill the crop
 
 
 @dataclass(frozen=True)
@@ -96,12 +97,23 @@ def _plate_box(grey: npt.NDArray[np.uint8]) -> tuple[int, int, int, int] | None:
     count, _, stats, _ = cv2.connectedComponentsWithStats(mask, connectivity=8)
     if count <= 1:
         return None
-    biggest = 1 + int(np.argmax(stats[1:, cv2.CC_STAT_AREA]))
-    x, y, bw, bh = (int(v) for v in stats[biggest, :4])
-    aspect = bw / max(1, bh)
-    if bw * bh < 0.35 * w * h or not 1.0 <= aspect <= 6.0 or bh < 0.4 * h:
-        return None
-    return x, y, bw, bh
+    by_area = sorted(range(1, count), key=lambda i: -int(stats[i, cv2.CC_STAT_AREA]))
+    x, y, bw, bh = (int(v) for v in stats[by_area[0], :4])
+    if bw * bh >= 0.35 * w * h and 1.0 <= bw / max(1, bh) <= 6.0 and bh >= 0.4 * h:
+        return x, y, bw, bh  # the plate fills most of the crop (a detector's box)
+    # A loose crop: the plate is a smaller part of it (a hand-cut crop, a generous box). Without this the whole
+    # crop was read as the plate, and a one-line plate in a square crop as two lines: sure wrong reads.
+    # Opening cuts the thin bridges that join a plate to a sticker or a lamp next to it.
+    opened = cv2.morphologyEx(mask, cv2.MORPH_OPEN, np.ones((k, k), np.uint8))
+    count, _, stats, _ = cv2.connectedComponentsWithStats(opened, connectivity=8)
+    for i in sorted(range(1, count), key=lambda i: -int(stats[i, cv2.CC_STAT_AREA]))[:_LOOSE_CANDIDATES]:
+        x, y, bw, bh = (int(v) for v in stats[i, :4])
+        fill = int(stats[i, cv2.CC_STAT_AREA]) / max(1, bw * bh)
+        borders = (x == 0) + (y == 0) + (x + bw >= w) + (y + bh >= h)
+        if (bw * bh >= 0.06 * w * h and 1.0 <= bw / max(1, bh) <= 6.0 and bh >= 0.15 * h and fill >= 0.6
+                and borders <= 1):
+            return x, y, bw, bh
+    return None
 
 
 def locate(crop: ImageBGR) -> LocatedPlate:

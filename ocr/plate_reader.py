@@ -188,8 +188,13 @@ class PlateReader:
                                0.0, ())
         raw: list[OcrCandidate] = []
         best = self._best_of(self._lines_path(located), raw, colour.colour)
-        if best is None or best.confidence < self.settings.accept_confidence:
+        if best is None or best.confidence < self.settings.accept_confidence or not located.tight:
             slow = self._best_of(self._detector_path(crop), raw, colour.colour)
+            if not located.tight and best is not None and slow is not None and slow.text != best.text:
+                # No plate found in the crop (a loose crop), so the lines path read guessed lines; the text
+                # detector, which finds them, read something else: neither is sure enough to fine anyone.
+                return _unreadable("plate not located in the crop, and its two readings differ", colour.colour,
+                                   colour.confidence, _dedup(best.candidates + slow.candidates + tuple(raw)))
             if slow is not None and (best is None or slow.confidence > best.confidence):
                 best = slow
         if best is None:

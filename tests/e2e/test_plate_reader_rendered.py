@@ -176,3 +176,33 @@ def test_evidence_names_the_fine_tuned_recogniser_a_box_reads_with() -> None:
     committed = hashlib.sha256((ROOT / "ocr/models/ppocr_plate_rec.onnx").read_bytes()).hexdigest()
     assert hashes["ocr:ppocr_plate_rec.onnx"] == committed
     assert "ocr:ch_PP-OCRv4_rec_infer.onnx" in hashes  # rapidocr's own recogniser still reads detector boxes
+
+
+def _in_a_loose_crop(plate: np.ndarray, margin: float, seed: int) -> np.ndarray:
+    """The plate inside a crop `margin` × its size larger on each side: dark noisy surroundings and two bright
+    patches (a lamp, a sticker), the plate off-centre — a crop cut by hand, or a generous box."""
+    rng = np.random.default_rng(seed)
+    h, w = plate.shape[:2]
+    my, mx = int(h * margin), int(w * margin)
+    canvas = np.clip(rng.normal(45, 12, (h + 2 * my, w + 2 * mx, 3)), 0, 255).astype(np.uint8)
+    canvas[my // 3: my // 3 + h // 3, mx // 4: mx // 4 + w // 2] = 210
+    canvas[-my // 2:, -mx // 2:] = 180
+    oy, ox = int(my * rng.uniform(0.6, 1.4)), int(mx * rng.uniform(0.6, 1.4))
+    canvas[oy:oy + h, ox:ox + w] = plate
+    return canvas
+
+
+@pytest.mark.parametrize("margin", [0.25, 0.5, 1.0])
+def test_a_plate_in_a_loose_crop_is_read_right_or_sent_to_review(reader: PlateReader, margin: float) -> None:
+    """read-plates on crops cut loosely around the plate: the reader must find the plate inside the crop; where it
+    cannot, it must not read the whole crop as if it were the plate (the sure wrong reads a new user found)."""
+    specs = [PlateSpec("30A12345", Layout.CAR_ONE_LINE), PlateSpec("51G68882", Layout.CAR_ONE_LINE),
+             PlateSpec("84B136217", Layout.MOTORBIKE), PlateSpec("29AA12345", Layout.MOTORBIKE),
+             PlateSpec("30K56789", Layout.CAR_TWO_LINE), PlateSpec("75H135792", Layout.MOTORBIKE)]
+    outcomes = []
+    for seed, spec in enumerate(specs):
+        read = reader.read(_in_a_loose_crop(render_plate(spec, px_per_mm=1.0), margin, seed))
+        outcomes.append("right" if read.text == spec.compact else "wrong" if read.status is ReadStatus.READ
+                        else "review")
+    assert "wrong" not in outcomes, outcomes
+    assert outcomes.count("right") >= 4, outcomes  # most are found and read, not all sent to review
