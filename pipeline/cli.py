@@ -30,6 +30,16 @@ _LINE_MODEL_HELP = ("plate-line recogniser: PP-OCRv4's fine-tuned on rendered pl
                     "(docs/accuracy.md)")
 
 
+def _margins(text: str) -> list[float]:
+    try:
+        margins = [float(part) for part in text.split(",")]
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a comma-separated list of numbers: {text!r}") from None
+    if any(not 0 <= m <= 5 for m in margins):
+        raise argparse.ArgumentTypeError(f"margins are shares of the plate's size, 0 to 5: {text!r}")
+    return margins
+
+
 def positive_seconds(text: str) -> float:
     try:
         value = float(text)
@@ -100,6 +110,10 @@ def _parser() -> argparse.ArgumentParser:
                          "defaults, the same as configs/demo/demo.yaml's; from another folder set LEZ_STATE_DIR to the "
                          "checkout's .state, where the models are)")
     ev.add_argument("--engine", choices=["ppocr", "easyocr"], help="OCR engine (default: the config's)")
+    ev.add_argument("--loose-crops", metavar="MARGINS", type=_margins,
+                    help="instead: read crops cut around each labelled box grown by these margins (shares of the "
+                         "plate's size on each side, e.g. 0,0.1,0.25,0.5,1) with the OCR path alone, as "
+                         "read-plates does, and count right / wrong / unreadable per margin")
     ev.add_argument("--line-model", choices=_LINE_MODELS, default="ppocr-plate",
                     help=_LINE_MODEL_HELP)
 

@@ -26,6 +26,7 @@ from pipeline.yaml_config import ConfigError
 if TYPE_CHECKING:
     from pathlib import Path
 
+    from ocr.plate_reader import PlateReader
     from pipeline.config import AppConfig
 
 log = logging.getLogger("lez_anpr")
@@ -149,6 +150,23 @@ def cmd_read_plates(args: argparse.Namespace) -> int:
     return EXIT_INPUT if failures else EXIT_OK
 
 
+def _eval_loose_crops(args: argparse.Namespace, reader: PlateReader) -> int:
+    from pipeline.evaluate import LabelsError, evaluate_loose_crops
+
+    try:
+        outcomes = evaluate_loose_crops(args.data, reader, args.loose_crops)
+    except LabelsError as exc:
+        raise UserError(str(exc), EXIT_INPUT) from None
+    print(f"{'margin':>8s} {'right':>6s} {'wrong':>6s} {'unreadable':>10s}")
+    for margin, counts in outcomes.items():
+        print(f"{margin:8.2f} {counts['right']:6d} {counts['wrong']:6d} {counts['unreadable']:10d}")
+    total = {k: sum(c[k] for c in outcomes.values()) for k in ("right", "wrong", "unreadable")}
+    crops = max(1, sum(total.values()))
+    print(f"loose_right_rate={total['right'] / crops:.4f} loose_wrong_rate={total['wrong'] / crops:.4f} "
+          f"crops={sum(total.values())}")
+    return EXIT_OK
+
+
 def cmd_eval(args: argparse.Namespace) -> int:
     from pipeline.app import build_detectors, build_reader, set_threads
     from pipeline.evaluate import LabelsError, evaluate, load_eval_labels, summarise, write_misses
@@ -164,6 +182,8 @@ def cmd_eval(args: argparse.Namespace) -> int:
     except LabelsError as exc:
         raise UserError(str(exc), EXIT_INPUT) from None
     set_threads(app.runtime.inference_threads)
+    if args.loose_crops:
+        return _eval_loose_crops(args, build_reader(app, line_model))
     vehicle, plate = _with_errors(lambda: build_detectors(app))
     try:
         totals = evaluate(args.data, vehicle, plate, build_reader(app, line_model))

@@ -21,6 +21,7 @@ import html
 import re
 import statistics
 import time
+from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -247,6 +248,25 @@ def evaluate(data_dir: Path, vehicle: VehicleDetector, plate_detector: PlateDete
                 1 for plate, read in zip(plates, reads, strict=True) if read.status is ReadStatus.READ and
                 all(label.box is None or label.box.iou(plate.box) < IOU_MATCH for label in image_labels))
     return totals
+
+
+def evaluate_loose_crops(data_dir: Path, reader: PlateReader, margins: Sequence[float]) -> dict[float, Counter[str]]:
+    """The OCR path alone (`read-plates`) on crops cut by hand around each boxed readable label: the labelled box
+    grown by each margin (a share of the plate's size on each side, clipped to the image). Per margin, how many
+    were read right, read as another text (`wrong`), or sent to review (`unreadable`)."""
+    labels = [label for label in load_eval_labels(data_dir) if label.readable and label.box is not None]
+    outcomes: dict[float, Counter[str]] = {m: Counter() for m in margins}
+    for label in labels:
+        image = cv2.imread(str(data_dir / label.set_name / label.file), cv2.IMREAD_COLOR)
+        if image is None or label.box is None:
+            raise LabelsError(f"{data_dir / 'labels.csv'}:{label.line}: cannot read image "
+                              f"{data_dir / label.set_name / label.file} (not an image, or damaged)")
+        h, w = image.shape[:2]
+        for margin in margins:
+            read = reader.read(crop(image, label.box.expanded(margin, w, h)))
+            outcomes[margin]["right" if read.status is ReadStatus.READ and read.text == label.compact else
+                             "wrong" if read.status is ReadStatus.READ else "unreadable"] += 1
+    return outcomes
 
 
 def voted_exact_rate(outcomes: Sequence[Outcome], min_confidence: float) -> float:

@@ -242,3 +242,24 @@ def test_a_color_column_is_named_not_silently_unscored(tmp_path: Path) -> None:
     (tmp_path / "labels.csv").write_text(text.replace(",colour,", ",color,", 1))
     with pytest.raises(LabelsError, match=r"labels\.csv:1: column 'color' is spelt 'colour'"):
         load_labels(tmp_path)
+
+
+class _ReadsTightCropsOnly:
+    """Right on a crop up to 130 px wide, another plate up to 200 px, unreadable beyond."""
+
+    def read(self, crop: np.ndarray) -> ScoredPlateRead:
+        w = crop.shape[1]
+        if w > 200:
+            return ScoredPlateRead(ReadStatus.UNREADABLE, "", (), None, PlateColour.WHITE, 0.0, 0.9, (), "loose")
+        text = "30A12345" if w <= 130 else "30A12346"
+        return ScoredPlateRead(ReadStatus.READ, text, (text,), PlateLayout.ONE_LINE, PlateColour.WHITE, 0.9, 0.9, ())
+
+
+def test_loose_crops_are_counted_right_wrong_or_unreadable_per_margin(tmp_path: Path) -> None:
+    from pipeline.evaluate import evaluate_loose_crops
+
+    _labels(tmp_path, [GOOD])  # the box is 100 × 30 px in a 400 × 200 image
+    outcomes = evaluate_loose_crops(tmp_path, _ReadsTightCropsOnly(), [0.0, 0.25, 1.0])  # type: ignore[arg-type]
+    # Widths 100, 150 (25 % on each side) and 210 (100 % on each side, the left edge clipped at 0).
+    assert {m: dict(c) for m, c in outcomes.items()} == {0.0: {"right": 1}, 0.25: {"wrong": 1},
+                                                         1.0: {"unreadable": 1}}
