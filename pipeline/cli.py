@@ -25,9 +25,9 @@ log = logging.getLogger("lez_anpr")
 # The plate-line recognisers `read-plates` and `eval` can measure (ocr.engines.LINE_MODELS; a box runs
 # "ppocr-plate").
 _LINE_MODELS = ["ppocr-plate", "ppocr", "crnn", "ppocr+crnn"]
-_LINE_MODEL_HELP = ("plate-line recogniser: PP-OCRv4's fine-tuned on rendered plates (default, the only one a box "
-                    "runs); for measurement, the original PP-OCRv4, the plate CRNN alone or fused with the original "
-                    "(docs/accuracy.md)")
+_LINE_MODEL_HELP = ("plate-line recogniser of the ppocr engine: ppocr-plate, PP-OCRv4's fine-tuned on rendered "
+                    "plates (default, the only one a box runs); for measurement, the original PP-OCRv4, the plate "
+                    "CRNN alone or fused with the original (docs/accuracy.md)")
 
 
 def _margins(text: str) -> list[float]:
@@ -37,7 +37,7 @@ def _margins(text: str) -> list[float]:
         raise argparse.ArgumentTypeError(f"not a comma-separated list of numbers: {text!r}") from None
     if any(not 0 <= m <= 5 for m in margins):
         raise argparse.ArgumentTypeError(f"margins are shares of the plate's size, 0 to 5: {text!r}")
-    return margins
+    return list(dict.fromkeys(m + 0.0 for m in margins))  # each once, in the order given (-0 is 0)
 
 
 def positive_seconds(text: str) -> float:
@@ -96,7 +96,7 @@ def _parser() -> argparse.ArgumentParser:
     rp.add_argument("images", nargs="+", type=Path)
     rp.add_argument("--json", action="store_true", help="JSON lines (the default output is also JSON lines)")
     rp.add_argument("--engine", choices=["ppocr", "easyocr"], default="ppocr")
-    rp.add_argument("--line-model", choices=_LINE_MODELS, default="ppocr-plate",
+    rp.add_argument("--line-model", choices=_LINE_MODELS,
                     help=_LINE_MODEL_HELP)
     rp.add_argument("--config", type=Path, help="take OCR settings from this config")
 
@@ -112,9 +112,9 @@ def _parser() -> argparse.ArgumentParser:
     ev.add_argument("--engine", choices=["ppocr", "easyocr"], help="OCR engine (default: the config's)")
     ev.add_argument("--loose-crops", metavar="MARGINS", type=_margins,
                     help="instead: read crops cut around each labelled box grown by these margins (shares of the "
-                         "plate's size on each side, e.g. 0,0.1,0.25,0.5,1) with the OCR path alone, as "
-                         "read-plates does, and count right / wrong / unreadable per margin")
-    ev.add_argument("--line-model", choices=_LINE_MODELS, default="ppocr-plate",
+                         "plate's size on each side, 0 to 5, e.g. 0,0.1,0.25,0.5,1) with the OCR path alone, as "
+                         "read-plates does, and print right / wrong / unreadable per margin (no misses files)")
+    ev.add_argument("--line-model", choices=_LINE_MODELS,
                     help=_LINE_MODEL_HELP)
 
     rep = sub.add_parser("replay", help="replay a recording for an audit: audit topics, report, manifest")

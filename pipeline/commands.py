@@ -113,11 +113,12 @@ def _reading_app(config: Path | None, engine: str | None = None) -> AppConfig:
     return AppConfig.model_validate({"cameras": [{"id": "cli", "source": "-"}], "rules_file": "-", **ocr})
 
 
-def _line_model(app: AppConfig, line_model: str) -> str:
-    """`--line-model` chooses among PP-OCR's line recognisers: with easyocr it would be silently ignored."""
-    if app.ocr.engine == "easyocr" and line_model != "ppocr-plate":
+def _line_model(app: AppConfig, line_model: str | None) -> str:
+    """`--line-model` chooses among PP-OCR's line recognisers (default: the fine-tuned one a box runs); with easyocr
+    it would be silently ignored."""
+    if app.ocr.engine == "easyocr" and line_model is not None:
         raise UserError(f"--line-model {line_model} needs the ppocr engine (easyocr reads lines itself)", EXIT_CONFIG)
-    return line_model
+    return line_model or "ppocr-plate"
 
 
 def cmd_read_plates(args: argparse.Namespace) -> int:

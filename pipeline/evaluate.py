@@ -255,6 +255,9 @@ def evaluate_loose_crops(data_dir: Path, reader: PlateReader, margins: Sequence[
     grown by each margin (a share of the plate's size on each side, clipped to the image). Per margin, how many
     were read right, read as another text (`wrong`), or sent to review (`unreadable`)."""
     labels = [label for label in load_eval_labels(data_dir) if label.readable and label.box is not None]
+    if not labels:
+        raise LabelsError(f"{data_dir / 'labels.csv'}: no readable plate has a bbox_xyxy: loose crops are cut "
+                          "around labelled boxes")
     outcomes: dict[float, Counter[str]] = {m: Counter() for m in margins}
     for label in labels:
         image = cv2.imread(str(data_dir / label.set_name / label.file), cv2.IMREAD_COLOR)

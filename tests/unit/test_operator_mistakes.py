@@ -111,5 +111,6 @@ def test_a_line_model_with_easyocr_is_refused_not_ignored(
         tmp_path: Path, command: str, capsys: pytest.CaptureFixture[str]) -> None:
     (tmp_path / "labels.csv").write_text("set,file,plate_compact\n")
     target = [str(ROOT / "README.md")] if command == "read-plates" else ["--data", str(tmp_path)]
-    assert main([command, *target, "--engine", "easyocr", "--line-model", "crnn"]) == EXIT_CONFIG
-    assert "--line-model crnn needs the ppocr engine" in capsys.readouterr().err
+    for model in ("crnn", "ppocr-plate"):
+        assert main([command, *target, "--engine", "easyocr", "--line-model", model]) == EXIT_CONFIG
+        assert f"--line-model {model} needs the ppocr engine" in capsys.readouterr().err

@@ -263,3 +263,17 @@ def test_loose_crops_are_counted_right_wrong_or_unreadable_per_margin(tmp_path: 
     # Widths 100, 150 (25 % on each side) and 210 (100 % on each side, the left edge clipped at 0).
     assert {m: dict(c) for m, c in outcomes.items()} == {0.0: {"right": 1}, 0.25: {"wrong": 1},
                                                          1.0: {"unreadable": 1}}
+
+
+def test_loose_crops_need_boxed_labels_and_margins_are_read_once(tmp_path: Path) -> None:
+    import argparse
+
+    from pipeline.cli import _margins
+    from pipeline.evaluate import evaluate_loose_crops
+
+    _labels(tmp_path, ['s,a.png,30A-123.45,30A12345,1,white,car,,1,x,'])
+    with pytest.raises(LabelsError, match=r"labels\.csv: no readable plate has a bbox_xyxy"):
+        evaluate_loose_crops(tmp_path, _ReadsTightCropsOnly(), [0.0])  # type: ignore[arg-type]
+    assert _margins("0.5,0,0.5,-0") == [0.5, 0.0]
+    with pytest.raises(argparse.ArgumentTypeError, match="0 to 5"):
+        _margins("0,9")
