@@ -7,6 +7,7 @@ Secrets (Kafka credentials) come only from the environment, never from this file
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import datetime
 from pathlib import Path
 from typing import Any, Literal
@@ -32,6 +33,14 @@ class Strict(BaseModel):
         return value
 
 
+def _checked(value: str, problem_of: Callable[[str], str | None]) -> str:
+    """`value`, or a validation error saying what `problem_of` finds wrong with it."""
+    problem = problem_of(value)
+    if problem:
+        raise ValueError(problem)
+    return value
+
+
 def _kind(annotation: Any) -> str:
     text = str(annotation)
     return "number" if "int" in text or "float" in text else "value"
@@ -47,10 +56,7 @@ class CameraConfig(Strict):
     @field_validator("source")
     @classmethod
     def _usable_url(cls, value: str) -> str:
-        problem = camera_url_problem(value)
-        if problem:
-            raise ValueError(problem)
-        return value
+        return _checked(value, camera_url_problem)
 
     @field_validator("start_time")
     @classmethod
@@ -145,10 +151,7 @@ class KafkaConfig(Strict):
     @field_validator("bootstrap")
     @classmethod
     def _host_port(cls, value: str) -> str:
-        problem = bootstrap_problem(value)
-        if problem:
-            raise ValueError(problem)
-        return value
+        return _checked(value, bootstrap_problem)
 
 
 class StorageConfig(Strict):
