@@ -18,7 +18,7 @@ import numpy.typing as npt
 
 from ocr.crnn_recogniser import CRNN_MODEL_FILE, CrnnLineRecogniser
 from ocr.line_fusion import FusedLineRecogniser
-from ocr.line_recogniser import PLATE_REC_MODEL_FILE, PaddleLineRecogniser, RecognisedLine, plate_rec_model_path
+from ocr.line_recogniser import PLATE_REC_DELTA_FILE, PaddleLineRecogniser, RecognisedLine, plate_rec_model_bytes
 
 # Which recogniser reads plate lines: PP-OCRv4's fine-tuned on rendered plates (what a box runs), the original
 # PP-OCRv4's, the project's plate CRNN, or the original and the CRNN fused (`ocr.line_fusion`): all but the first
@@ -90,9 +90,9 @@ def _line_reader(line_model: str, threads: int) -> tuple[LineReader, tuple[str, 
     """The plate-line reader a `line_model` names, the model files it adds to PP-OCR's, and the engine's name."""
     if line_model == "ppocr":
         return PaddleLineRecogniser(threads=threads), (), "ppocr-v4"
-    tuned = PaddleLineRecogniser(threads=threads, model_path=plate_rec_model_path())
     if line_model == "ppocr-plate":
-        return tuned, (PLATE_REC_MODEL_FILE,), "ppocr-v4-plate"
+        tuned = PaddleLineRecogniser(threads=threads, model=plate_rec_model_bytes())
+        return tuned, (PLATE_REC_DELTA_FILE,), "ppocr-v4-plate"
     crnn = CrnnLineRecogniser(threads=threads)
     if line_model == "crnn":
         return crnn, (CRNN_MODEL_FILE,), "ppocr-v4/plate-crnn"

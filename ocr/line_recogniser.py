@@ -1,8 +1,8 @@
 """PP-OCRv4's text recogniser alone, run straight through onnxruntime on plate lines, decoded for plates.
 
-A box runs it with the weights fine-tuned on rendered plates (`ocr/models/ppocr_plate_rec.onnx`, made by
-`training.finetune_ppocr_rec`: same graph and dictionary, so this one class loads either file); the original
-weights stay available for measurement.
+A box runs it with the weights fine-tuned on rendered plates (`training.finetune_ppocr_rec`; committed as their
+change from the original, `ocr/models/ppocr_plate_rec.delta.npz`, rebuilt in memory: same graph and dictionary,
+so this one class runs either); the original weights stay available for measurement.
 
 Why not through rapidocr: its text *detector* costs more than the recogniser on a plate crop, and the plate
 reader already knows where the lines are (tight plate localisation + the gap between two lines, see
@@ -14,6 +14,7 @@ grammar repair and the per-track vote use.
 
 from __future__ import annotations
 
+import functools
 import math
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -27,22 +28,26 @@ import numpy.typing as npt
 ImageBGR = npt.NDArray[np.uint8]
 PLATE_CHARSET = "ABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789-."
 REC_MODEL_FILE = "ch_PP-OCRv4_rec_infer.onnx"
-PLATE_REC_MODEL_FILE = "ppocr_plate_rec.onnx"  # PP-OCRv4's recogniser fine-tuned on rendered plates (ocr/models)
+# PP-OCRv4's recogniser fine-tuned on rendered plates, committed as its weights' change from the original (fp16,
+# compressed: 4.7 MB instead of a 10.6 MB copy of the whole graph); `plate_rec_model_bytes` rebuilds the model.
+PLATE_REC_DELTA_FILE = "ppocr_plate_rec.delta.npz"
 _MIN_WIDTH_RATIO = 3.0  # lines narrower than 3:1 are padded (the model was trained on ≥ 320×48 inputs)
 
 
 PLATE_CLASSES = ("", *PLATE_CHARSET)  # a plate line model's output classes: the CTC blank, then PLATE_CHARSET
 
 
-def cpu_session(model_path: Path, threads: int) -> Any:
-    """An onnxruntime CPU session for a line model (`threads` intra-op threads, quiet logging)."""
+def cpu_session(model: Path | bytes, threads: int) -> Any:
+    """An onnxruntime CPU session for a line model, from its file or its bytes (`threads` intra-op threads, quiet
+    logging)."""
     import onnxruntime as ort
 
     options = ort.SessionOptions()
     options.intra_op_num_threads = max(1, threads)
     options.inter_op_num_threads = 1
     options.log_severity_level = 3
-    return ort.InferenceSession(str(model_path), options, providers=["CPUExecutionProvider"])
+    source = model if isinstance(model, bytes) else str(model)
+    return ort.InferenceSession(source, options, providers=["CPUExecutionProvider"])
 
 
 class LineModel(Protocol):
@@ -84,8 +89,30 @@ def rec_model_path() -> Path:
     return Path(rapidocr_onnxruntime.__file__).resolve().parent / "models" / REC_MODEL_FILE
 
 
-def plate_rec_model_path() -> Path:
-    return Path(__file__).resolve().parent / "models" / PLATE_REC_MODEL_FILE
+def plate_rec_delta_path() -> Path:
+    return Path(__file__).resolve().parent / "models" / PLATE_REC_DELTA_FILE
+
+
+@functools.cache
+def plate_rec_model_bytes() -> bytes:
+    """The fine-tuned plate recogniser: the pinned original with each changed weight plus its committed change
+    (`training.finetune_ppocr_rec --save-delta` writes them). Built in memory once per process (≈ 0.5 s)."""
+    import onnx
+    from onnx import numpy_helper
+
+    model = onnx.load(str(rec_model_path()))
+    with np.load(plate_rec_delta_path()) as delta:
+        changes = {name: delta[name].astype(np.float32) for name in delta.files}
+    for node in model.graph.node:
+        if node.op_type == "Constant" and node.output[0] in changes:
+            original = numpy_helper.to_array(node.attribute[0].t)
+            tuned = original + changes.pop(node.output[0])
+            node.attribute[0].t.CopyFrom(numpy_helper.from_array(tuned.astype(np.float32), node.output[0]))
+    if changes:
+        raise ValueError(f"{PLATE_REC_DELTA_FILE}: {len(changes)} weight(s) not in the original model (another "
+                         "PP-OCR version?)")
+    serialized: bytes = model.SerializeToString()
+    return serialized
 
 
 def ctc_peaks(probs: npt.NDArray[np.float32]) -> list[tuple[int, int]]:
@@ -147,8 +174,8 @@ def paddle_batch(lines: Sequence[ImageBGR], height_px: int = 48) -> npt.NDArray[
 class PaddleLineRecogniser:
     """Batched line recognition with PP-OCRv4's recogniser, restricted to plate characters."""
 
-    def __init__(self, threads: int = 1, height_px: int = 48, model_path: Path | None = None) -> None:
-        self._session: Any = cpu_session(model_path or rec_model_path(), threads)
+    def __init__(self, threads: int = 1, height_px: int = 48, model: Path | bytes | None = None) -> None:
+        self._session: Any = cpu_session(model or rec_model_path(), threads)
         characters = self._session.get_modelmeta().custom_metadata_map["character"].splitlines()
         # Class 0 is the CTC blank, then the dictionary in order (rapidocr adds a space class at the end).
         index = {ch: i + 1 for i, ch in enumerate(characters)}

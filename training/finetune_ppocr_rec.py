@@ -26,7 +26,9 @@ Recipe (nothing is downloaded, nothing comes from ../shared/data):
     # hides is uncertain, and keeps the model as unsure as the original where the original was unsure.
     PYTHONPATH=. .venv/bin/python -m training.finetune_ppocr_rec --minutes 22 --lr 3e-5 --start out/ppft/round1.onnx \
         --streak-share 0.35 --distill 0.2 --out out/ppft/round2.onnx
-    cp out/ppft/round2.onnx ocr/models/ppocr_plate_rec.onnx  # committed (10.9 MB, sha256 90fcb09d…a6ce41)
+    # committed: its change from the original, fp16 (4.7 MB; the whole round-2 model had sha256 90fcb09d…a6ce41)
+    PYTHONPATH=. .venv/bin/python -m training.finetune_ppocr_rec --save-delta out/ppft/round2.onnx \
+        ocr/models/ppocr_plate_rec.delta.npz
 
 Seeded, but not bit-reproducible: the step count depends on the machine's speed within the time budget. Prints the
 CTC loss and the exact-line rate (plate characters only, greedy, as the runtime decodes) on a fixed
@@ -181,6 +183,24 @@ def loose_surround(plate: Image, rng: np.random.Generator, share: float) -> Imag
     return canvas
 
 
+def save_delta(original: Path, tuned: Path, out: Path) -> int:
+    """Each weight `tuned` changed from `original`, as its change in fp16 (compressed npz): what is committed in
+    place of the whole model (`ocr.line_recogniser.plate_rec_model_bytes` adds it back). Returns how many."""
+    import onnx
+    from onnx import numpy_helper
+
+    def constants(path: Path) -> dict[str, npt.NDArray[np.float32]]:
+        return {node.output[0]: numpy_helper.to_array(node.attribute[0].t)
+                for node in onnx.load(str(path)).graph.node if node.op_type == "Constant"}
+
+    before, after = constants(original), constants(tuned)
+    changes = {name: (after[name] - value).astype(np.float16) for name, value in before.items()
+               if value.dtype == np.float32 and not np.array_equal(value, after[name])}
+    out.parent.mkdir(parents=True, exist_ok=True)
+    np.savez_compressed(out, **changes)  # type: ignore[arg-type]
+    return len(changes)
+
+
 def batches(seed: int, size: int, streak_share: float, loose_share: float = 0.0) -> Iterator[Batch]:
     rng = np.random.default_rng(seed)
 
@@ -232,7 +252,13 @@ def main() -> None:
                         help="share of training plates inside a much larger crop (`loose_surround`)")
     parser.add_argument("--start", type=Path, help="continue from this fine-tuned ONNX (default: the original)")
     parser.add_argument("--out", default="out/ppft/plate_rec.onnx")
+    parser.add_argument("--save-delta", nargs=2, metavar=("TUNED_ONNX", "DELTA_NPZ"), type=Path,
+                        help="only write TUNED_ONNX's change from the original as DELTA_NPZ (what is committed)")
     args = parser.parse_args()
+    if args.save_delta:
+        count = save_delta(rec_model_path(), *args.save_delta)
+        print(f"{count} changed weight tensors -> {args.save_delta[1]}")
+        return
     import onnx
     import torch
     from torch.utils.data import DataLoader, IterableDataset, get_worker_info

@@ -173,8 +173,8 @@ def test_evidence_names_the_fine_tuned_recogniser_a_box_reads_with() -> None:
     app = _reading_app(None)
     detector = SimpleNamespace(model_sha256="0" * 64)
     hashes = model_hashes(app, build_reader(app), detector, detector)  # type: ignore[arg-type]
-    committed = hashlib.sha256((ROOT / "ocr/models/ppocr_plate_rec.onnx").read_bytes()).hexdigest()
-    assert hashes["ocr:ppocr_plate_rec.onnx"] == committed
+    committed = hashlib.sha256((ROOT / "ocr/models/ppocr_plate_rec.delta.npz").read_bytes()).hexdigest()
+    assert hashes["ocr:ppocr_plate_rec.delta.npz"] == committed  # with the original's below: the model read with
     assert "ocr:ch_PP-OCRv4_rec_infer.onnx" in hashes  # rapidocr's own recogniser still reads detector boxes
 
 
