@@ -19,6 +19,7 @@ import numpy.typing as npt
 from ocr.crnn_recogniser import CRNN_MODEL_FILE, CrnnLineRecogniser
 from ocr.line_fusion import FusedLineRecogniser
 from ocr.line_recogniser import PLATE_REC_DELTA_FILE, PaddleLineRecogniser, RecognisedLine, plate_rec_model_bytes
+from ocr.localise import TextRegion
 
 # Which recogniser reads plate lines: PP-OCRv4's fine-tuned on rendered plates (what a box runs), the original
 # PP-OCRv4's, the project's plate CRNN, or the original and the CRNN fused (`ocr.line_fusion`): all but the first
@@ -70,6 +71,11 @@ class TextEngine(Protocol):
     def recognise_lines(self, images: list[ImageBGR]) -> list[RecognisedLine]:
         """Read images known to hold one line each (one batch where the engine can), with per-character
         confidences."""
+        ...
+
+    def find_text(self, image: ImageBGR) -> list[TextRegion]:
+        """Where the text is in the image (boxes in its pixels), without reading it: how a plate is found in a
+        loosely cut crop."""
         ...
 
 
@@ -138,6 +144,14 @@ class RapidOcrEngine:
     def recognise_lines(self, images: list[ImageBGR]) -> list[RecognisedLine]:
         return self._lines.recognise(images)
 
+    def find_text(self, image: ImageBGR) -> list[TextRegion]:
+        # The package's text detector alone (its `__call__` would also read every box). Its thresholds are set
+        # each time: `read` changes them on the shared post-processor.
+        detector = self._ocr.text_det
+        detector.postprocess_op.box_thresh, detector.postprocess_op.unclip_ratio = 0.5, 1.6
+        quads, _ = detector(image)
+        return [TextRegion.from_quad(q) for q in (quads if quads is not None else [])]
+
     def use_line_reader(self, lines: LineReader, name: str) -> None:
         """Read plate lines with `lines` from now on (measurement tools compare recognisers on one engine)."""
         self._lines = lines
@@ -181,6 +195,11 @@ class EasyOcrEngine:
             return None
         _, text, score = results[0]
         return TextBox(str(text), _clamp01(float(score)), 0.0, 0.0, float(w), float(h))
+
+    def find_text(self, image: ImageBGR) -> list[TextRegion]:
+        horizontal, _ = self._reader.detect(image)
+        return [TextRegion(float(x1), float(y1), float(x2), float(y2), float(y2 - y1))
+                for x1, x2, y1, y2 in (horizontal[0] if horizontal else [])]
 
     def recognise_lines(self, images: list[ImageBGR]) -> list[RecognisedLine]:
         # easyocr gives one score per line: every character gets it (no per-character evidence).

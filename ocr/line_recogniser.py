@@ -17,7 +17,7 @@ from __future__ import annotations
 import functools
 import math
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any, Protocol
 
@@ -148,13 +148,47 @@ def line_from_rows(rows: npt.NDArray[np.float32], classes: Sequence[str]) -> Rec
     return RecognisedLine("".join(text), tuple(confs), tuple(alternatives), tuple(tops))
 
 
+# A character read over at least this many time steps, and this many times the line's typical span, may be two:
+# greedy CTC merges a doubled character (`AA`) into one unless a blank step separates them, and a plate
+# recogniser's characters are otherwise peaky (one or two steps each).
+_DOUBLED_MIN_STEPS, _DOUBLED_SPAN_RATIO = 3, 3.0
+DOUBLED_CHAR_CONFIDENCE = 0.5  # at most this for such a character: below the reader's per-character gate
+
+
+def _spans(probs: npt.NDArray[np.float32]) -> list[int]:
+    """Per character greedy CTC reads, the number of consecutive time steps it was the best class."""
+    best = probs.argmax(axis=1).tolist()
+    spans: list[int] = []
+    previous = 0
+    for idx in best:
+        if idx != 0 and idx == previous:
+            spans[-1] += 1
+        elif idx != 0:
+            spans.append(1)
+        previous = idx
+    return spans
+
+
 def ctc_decode(probs: npt.NDArray[np.float32], classes: Sequence[str]) -> RecognisedLine:
     """Greedy CTC decode; a character's confidence is its peak probability over the time steps it spans and its
-    alternative the best other character at that peak."""
+    alternative the best other character at that peak. A character spanning steps enough for two is capped at
+    `DOUBLED_CHAR_CONFIDENCE`: the plate may have it twice (a series `AA`), and a sure read of one fines a
+    different plate."""
     peaks = ctc_peaks(probs)
     rows = probs[[t for _, t in peaks]] if peaks else np.zeros((0, probs.shape[1]), np.float32)
     # The peak row's argmax is the character itself (it is that step's best class and not the blank).
-    return line_from_rows(rows, classes)
+    line = line_from_rows(rows, classes)
+    spans = _spans(probs)
+    doubled = [s >= _DOUBLED_MIN_STEPS and s >= _DOUBLED_SPAN_RATIO * float(np.median(spans[:i] + spans[i + 1:]))
+               for i, s in enumerate(spans) if len(spans) > 1]
+    if not any(doubled):
+        return line
+    confs = tuple(min(c, DOUBLED_CHAR_CONFIDENCE) if d else c for c, d in zip(line.char_confidences, doubled,
+                                                                             strict=True))
+    # Its classes too: the reader sums a character's look-alikes' probabilities, which would undo the cap.
+    tops = tuple(((ch, conf),) if d else top for ch, conf, d, top in zip(line.text, confs, doubled, line.top_classes,
+                                                                          strict=True))
+    return replace(line, char_confidences=confs, top_classes=tops)
 
 
 def paddle_batch(lines: Sequence[ImageBGR], height_px: int = 48) -> npt.NDArray[np.float32]:

@@ -157,3 +157,64 @@ def pad_line(line: ImageBGR) -> ImageBGR:
     padded: ImageBGR = cv2.copyMakeBorder(line, max(2, h // 12), max(2, h // 12), max(3, h // 8), max(3, h // 8),
                                           cv2.BORDER_REPLICATE)
     return padded
+
+
+
+Region = tuple[float, float, float, float]  # x1, y1, x2, y2 in crop pixels
+
+
+@dataclass(frozen=True)
+class TextRegion:
+    """Where the text detector found a line of text: its upright bounding box and the line's own height (the
+    short side of its tilted box — less than the bounding box's height when the line is tilted)."""
+
+    x1: float
+    y1: float
+    x2: float
+    y2: float
+    line_height: float
+
+    @classmethod
+    def from_quad(cls, points: npt.ArrayLike) -> TextRegion:
+        quad = np.asarray(points, dtype=np.float64).reshape(-1, 2)
+        sides = np.linalg.norm(quad - np.roll(quad, -1, axis=0), axis=1)
+        return cls(float(quad[:, 0].min()), float(quad[:, 1].min()), float(quad[:, 0].max()),
+                   float(quad[:, 1].max()), float(sides.min()))
+
+    def scaled(self, factor: float) -> TextRegion:
+        return TextRegion(self.x1 * factor, self.y1 * factor, self.x2 * factor, self.y2 * factor,
+                          self.line_height * factor)
+
+
+def _joins(a: TextRegion, b: TextRegion) -> bool:
+    """Two text lines belong to one plate when they are its two lines (stacked, overlapping horizontally, at most
+    about a line apart) or pieces of one line (side by side, at most about a character apart)."""
+    line_h = max(1.0, min(a.line_height, b.line_height))
+    h_overlap = min(a.x2, b.x2) - max(a.x1, b.x1)
+    v_overlap = min(a.y2, b.y2) - max(a.y1, b.y1)
+    narrower = max(1.0, min(a.x2 - a.x1, b.x2 - b.x1))
+    # Lines of one plate have about the same height: a sticker's small print under a plate is not its line.
+    similar = max(a.line_height, b.line_height) <= 2.0 * line_h
+    stacked = h_overlap >= 0.5 * narrower and -v_overlap <= 0.6 * line_h
+    side_by_side = v_overlap >= 0.5 * line_h and -h_overlap <= 1.0 * line_h
+    return similar and (stacked or side_by_side)
+
+
+def plate_regions(lines: list[TextRegion], width: int, height: int) -> list[Region]:
+    """Where plates may be in a loose crop, from the text detector's lines: lines joined into groups
+    (`_joins`), each group's union grown to the plate's edge — the text of a plate fills it but for a border of
+    about a fifth of a line's height above and below and half a character's width at the sides (DOMAIN §3
+    layouts) — and clipped to the crop. Largest first: the plate is the biggest text on a vehicle's rear; a
+    dealer's sticker or a badge is smaller."""
+    groups: list[list[TextRegion]] = []
+    for line in lines:
+        touching = [g for g in groups if any(_joins(line, other) for other in g)]
+        groups = [g for g in groups if g not in touching] + [[line] + [b for g in touching for b in g]]
+    regions = []
+    for group in groups:
+        line_h = min(b.line_height for b in group)
+        mx, my = 0.5 * line_h, 0.25 * line_h
+        regions.append((max(0.0, min(b.x1 for b in group) - mx), max(0.0, min(b.y1 for b in group) - my),
+                        min(float(width), max(b.x2 for b in group) + mx),
+                        min(float(height), max(b.y2 for b in group) + my)))
+    return sorted(regions, key=lambda r: -(r[2] - r[0]) * (r[3] - r[1]))

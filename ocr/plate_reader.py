@@ -20,7 +20,7 @@ from __future__ import annotations
 import difflib
 import itertools
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import NamedTuple
 
 import cv2
@@ -28,7 +28,7 @@ import cv2
 from ocr.colour import PlateColourClassifier
 from ocr.engines import ImageBGR, TextBox, TextEngine
 from ocr.line_recogniser import RecognisedLine
-from ocr.localise import ONE_LINE_MIN_ASPECT, LocatedPlate, locate, pad_line, split_two_lines
+from ocr.localise import ONE_LINE_MIN_ASPECT, LocatedPlate, TextRegion, locate, pad_line, plate_regions, split_two_lines
 from rules import plate_grammar
 from rules.types import OcrCandidate, PlateColour, PlateLayout, PlateRead, ReadStatus
 
@@ -47,6 +47,7 @@ class ReaderSettings:
     max_alternatives: int = 2  # at most this many unsure characters per line are varied (≤ 4 variants a line)
     min_char_height_px: float = 6.0  # characters smaller than this are not read: a guess, not a read
     min_char_confidence: float = 0.55  # one character read less surely than this makes the plate unreadable
+    locate_side_px: int = 256  # `read_loose` looks for the plate's text on a copy of the crop this long
 
 
 @dataclass(frozen=True)
@@ -78,6 +79,8 @@ class _Reading:
     family: plate_grammar.PlateFamily | None = None
 
 
+_FILLS = 0.85  # a crop whose largest text region is at least this share of its width and height is tight already
+_LOOSE_REGIONS = 3  # text regions of a loose crop read, largest first (a plate, and a sticker or badge or two)
 _REPAIRED_CHAR_FACTOR = 0.8  # a character the grammar replaced by its look-alike: the model saw something else
 
 # Character height as a share of the plate's height (DOMAIN §3 geometry: 76/110 mm one-line, 52/140 mm motorbike).
@@ -213,6 +216,35 @@ class PlateReader:
         return ScoredPlateRead(ReadStatus.READ, best.text, display, best.layout, colour.colour,
                                round(best.confidence, 4), round(colour.confidence, 4), all_candidates,
                                char_confidences=best.char_confidences)
+
+    def read_loose(self, crop: ImageBGR) -> ScoredPlateRead:
+        """A crop cut by hand around a plate (`read-plates`), not by the plate detector: the plate may be a small
+        part of it, next to a car's bright body (which the bright-blob search takes for the plate) or a dealer's
+        sticker, and read at the crop's scale its characters are a few pixels high. So the plate is first found by
+        its text (`ocr.localise.plate_regions` on the engine's text detector, run on a copy scaled to
+        `locate_side_px`) and each region found is read at full resolution, largest first. A crop the plate's text
+        fills is read as it is, and so is one the engine finds no text in or any crop when the engine has no text
+        detector of its own."""
+        find_text = getattr(self.engine, "find_text", None)
+        h, w = crop.shape[:2]
+        if find_text is None or min(h, w) < 8:
+            return self.read(crop)
+        scale = self.settings.locate_side_px / max(h, w)
+        small = cv2.resize(crop, (max(1, round(w * scale)), max(1, round(h * scale))),
+                           interpolation=cv2.INTER_AREA if scale < 1 else cv2.INTER_LINEAR)
+        found: list[TextRegion] = find_text(small)
+        regions = plate_regions([line.scaled(1 / scale) for line in found], w, h)[:_LOOSE_REGIONS]
+        if not regions or (regions[0][2] - regions[0][0] >= _FILLS * w and regions[0][3] - regions[0][1] >= _FILLS * h):
+            return self.read(crop)  # no text found, or a crop the plate fills: cut tightly already
+        reads = [self.read(crop[round(y1):round(y2), round(x1):round(x2)]) for x1, y1, x2, y2 in regions]
+        read = [r for r in reads if r.status is ReadStatus.READ]
+        if len({r.text for r in read}) > 1:
+            # Two plates in one crop (a neighbour's bumper) or a sticker the grammar accepts: not for a machine.
+            return _unreadable("more than one plate-like text in the crop", reads[0].colour,
+                               reads[0].colour_confidence, _dedup(tuple(c for r in reads for c in r.candidates)))
+        if read:
+            return max(read, key=lambda r: r.confidence)
+        return replace(reads[0], candidates=_dedup(tuple(c for r in reads for c in r.candidates)))
 
     def _lines_path(self, located: LocatedPlate) -> list[_Hypothesis]:
         layout = PlateLayout.TWO_LINE if located.two_line else PlateLayout.ONE_LINE

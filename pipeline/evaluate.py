@@ -250,25 +250,38 @@ def evaluate(data_dir: Path, vehicle: VehicleDetector, plate_detector: PlateDete
     return totals
 
 
-def evaluate_loose_crops(data_dir: Path, reader: PlateReader, margins: Sequence[float]) -> dict[float, Counter[str]]:
-    """The OCR path alone (`read-plates`) on crops cut by hand around each boxed readable label: the labelled box
-    grown by each margin (a share of the plate's size on each side, clipped to the image). Per margin, how many
-    were read right, read as another text (`wrong`), or sent to review (`unreadable`)."""
+@dataclass
+class LooseCropOutcomes:
+    counts: dict[float, Counter[str]]  # per margin: `right`, `wrong` (read as another text), `unreadable`
+    ms: dict[float, list[float]]  # per margin: wall-clock milliseconds per crop read
+
+
+def evaluate_loose_crops(data_dir: Path, reader: PlateReader, margins: Sequence[float]) -> LooseCropOutcomes:
+    """The OCR path alone (`read-plates`: `PlateReader.read_loose`) on crops cut by hand around each boxed readable
+    label: the labelled box grown by each margin (a share of the plate's size on each side, clipped to the image).
+    Per margin, how many were read right, read as another text (`wrong`), or sent to review (`unreadable`), and
+    how long each read took."""
     labels = [label for label in load_eval_labels(data_dir) if label.readable and label.box is not None]
     if not labels:
         raise LabelsError(f"{data_dir / 'labels.csv'}: no readable plate has a bbox_xyxy: loose crops are cut "
                           "around labelled boxes")
-    outcomes: dict[float, Counter[str]] = {m: Counter() for m in margins}
+    outcomes = LooseCropOutcomes({m: Counter() for m in margins}, {m: [] for m in margins})
+    path, image = None, None
     for label in labels:
-        image = cv2.imread(str(data_dir / label.set_name / label.file), cv2.IMREAD_COLOR)
+        if data_dir / label.set_name / label.file != path:  # an image's labels are read from one decode
+            path = data_dir / label.set_name / label.file
+            image = cv2.imread(str(path), cv2.IMREAD_COLOR)
         if image is None or label.box is None:
             raise LabelsError(f"{data_dir / 'labels.csv'}:{label.line}: cannot read image "
                               f"{data_dir / label.set_name / label.file} (not an image, or damaged)")
         h, w = image.shape[:2]
         for margin in margins:
-            read = reader.read(crop(image, label.box.expanded(margin, w, h)))
-            outcomes[margin]["right" if read.status is ReadStatus.READ and read.text == label.compact else
-                             "wrong" if read.status is ReadStatus.READ else "unreadable"] += 1
+            loose_crop = crop(image, label.box.expanded(margin, w, h))
+            start = time.perf_counter()
+            read = reader.read_loose(loose_crop)
+            outcomes.ms[margin].append((time.perf_counter() - start) * 1000)
+            outcomes.counts[margin]["right" if read.status is ReadStatus.READ and read.text == label.compact else
+                                    "wrong" if read.status is ReadStatus.READ else "unreadable"] += 1
     return outcomes
 
 

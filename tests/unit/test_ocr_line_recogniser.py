@@ -52,3 +52,20 @@ def test_unsure_characters_also_try_the_runner_up_and_separators_are_dropped() -
 def test_sure_lines_have_a_single_variant() -> None:
     line = RecognisedLine("30A", (0.99, 0.98, 0.97), (("8", 0.01), ("9", 0.01), ("4", 0.01)))
     assert [v.text for v in line_variants(line, below=0.9, limit=2)] == ["30A"]
+
+
+def test_a_character_spanning_steps_enough_for_two_is_not_sure() -> None:
+    """Greedy CTC merges a doubled character (a series `AA`) that no blank step separates into one: read surely,
+    that is another plate. A run of steps several times the line's typical span caps its confidence (and its
+    classes, which the reader sums over look-alikes) below the reader's per-character gate."""
+    from ocr.line_recogniser import DOUBLED_CHAR_CONFIDENCE
+
+    steps = [{"": 1.0}, {"8": 0.99}, {"1": 0.99}, {"": 1.0}, {"-": 0.99}] + [{"A": 0.95}] * 4 + [{"": 1.0}]
+    line = ctc_decode(_probs(steps), CLASSES)
+    assert line.text == "81-A"
+    assert line.char_confidences[:3] == pytest.approx((0.99, 0.99, 0.99))
+    assert line.char_confidences[3] == DOUBLED_CHAR_CONFIDENCE
+    assert line.top_classes[3] == (("A", DOUBLED_CHAR_CONFIDENCE),)
+    # Two steps are one wide character, not two: left as read.
+    wide = ctc_decode(_probs(steps[:5] + [{"A": 0.95}] * 2 + [{"": 1.0}]), CLASSES)
+    assert wide.char_confidences[3] == pytest.approx(0.95)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import cv2
 import numpy as np
 import pytest
 
@@ -130,3 +131,51 @@ def test_a_letter_slot_adds_up_the_recogniser_s_look_alikes_of_its_letter() -> N
     without_classes = RecognisedLine(top.text, top.char_confidences, top.alternatives)
     unsure = _reader(ScriptedEngine([without_classes, _line("123.45")])).read(MOTORBIKE)
     assert unsure.status is ReadStatus.UNREADABLE and "character" in unsure.reason
+
+
+class LocatingEngine(ScriptedEngine):
+    """A scripted engine with a text detector that finds `regions` (in the pixels of the image it is given) and
+    remembers the size of every image the recogniser's caller cut for it."""
+
+    def __init__(self, lines: list[RecognisedLine], regions: list[tuple[float, float, float, float]]) -> None:
+        super().__init__(lines)
+        self.regions = regions
+        self.find_text_sizes: list[tuple[int, int]] = []
+
+    def find_text(self, image: np.ndarray) -> list[object]:
+        from ocr.localise import TextRegion
+
+        self.find_text_sizes.append(image.shape[:2])
+        return [TextRegion(*r, r[3] - r[1]) for r in self.regions]
+
+
+def _in_a_big_crop(plate: np.ndarray) -> np.ndarray:
+    h, w = plate.shape[:2]
+    return cv2.copyMakeBorder(plate, h, h, w, w, cv2.BORDER_CONSTANT, value=(50, 50, 50))
+
+
+def test_a_loose_crop_is_read_where_its_text_is_at_full_resolution(monkeypatch: pytest.MonkeyPatch) -> None:
+    import ocr.plate_reader as plate_reader
+
+    crop = _in_a_big_crop(MOTORBIKE)
+    h, w = MOTORBIKE.shape[:2]
+    scale = 256 / crop.shape[1]  # the text is looked for on a copy 256 px long
+    engine = LocatingEngine([_line("29-AS"), _line("123.45")],
+                            [(w * scale * 1.1, h * scale * 1.1, w * scale * 1.9, h * scale * 1.5),
+                             (w * scale * 1.1, h * scale * 1.5, w * scale * 1.9, h * scale * 1.9)])
+    seen: list[tuple[int, int]] = []
+    original = plate_reader.locate
+    monkeypatch.setattr(plate_reader, "locate", lambda image: (seen.append(image.shape[:2]), original(image))[1])
+    read = _reader(engine).read_loose(crop)
+    assert engine.find_text_sizes == [(round(crop.shape[0] * scale), 256)]
+    assert read.status is ReadStatus.READ and read.text == "29AS12345"
+    # The plate region was cut from the full-size crop: about the plate's size, not the crop's.
+    assert seen and seen[0][1] == pytest.approx(w, rel=0.15) and seen[0][0] == pytest.approx(h, rel=0.25)
+
+
+def test_a_crop_with_no_text_found_or_no_text_detector_is_read_whole() -> None:
+    crop = _in_a_big_crop(MOTORBIKE)
+    nothing = LocatingEngine([_line("29-AS"), _line("123.45")], [])
+    assert _reader(nothing).read_loose(crop) == _reader(ScriptedEngine([_line("29-AS"), _line("123.45")])).read(crop)
+    plain = ScriptedEngine([_line("29-AS"), _line("123.45")])
+    assert _reader(plain).read_loose(crop) == _reader(plain).read(crop)

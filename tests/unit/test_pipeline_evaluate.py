@@ -247,7 +247,7 @@ def test_a_color_column_is_named_not_silently_unscored(tmp_path: Path) -> None:
 class _ReadsTightCropsOnly:
     """Right on a crop up to 130 px wide, another plate up to 200 px, unreadable beyond."""
 
-    def read(self, crop: np.ndarray) -> ScoredPlateRead:
+    def read_loose(self, crop: np.ndarray) -> ScoredPlateRead:
         w = crop.shape[1]
         if w > 200:
             return ScoredPlateRead(ReadStatus.UNREADABLE, "", (), None, PlateColour.WHITE, 0.0, 0.9, (), "loose")
@@ -261,8 +261,9 @@ def test_loose_crops_are_counted_right_wrong_or_unreadable_per_margin(tmp_path: 
     _labels(tmp_path, [GOOD])  # the box is 100 × 30 px in a 400 × 200 image
     outcomes = evaluate_loose_crops(tmp_path, _ReadsTightCropsOnly(), [0.0, 0.25, 1.0])  # type: ignore[arg-type]
     # Widths 100, 150 (25 % on each side) and 210 (100 % on each side, the left edge clipped at 0).
-    assert {m: dict(c) for m, c in outcomes.items()} == {0.0: {"right": 1}, 0.25: {"wrong": 1},
-                                                         1.0: {"unreadable": 1}}
+    assert {m: dict(c) for m, c in outcomes.counts.items()} == {0.0: {"right": 1}, 0.25: {"wrong": 1},
+                                                                1.0: {"unreadable": 1}}
+    assert all(len(ms) == 1 and ms[0] >= 0 for ms in outcomes.ms.values())
 
 
 def test_loose_crops_need_boxed_labels_and_margins_are_read_once(tmp_path: Path) -> None:
