@@ -130,3 +130,28 @@ def draw_shadow(frame: npt.NDArray[np.float32], cam: Camera, x_mm: float, z_mm: 
     cv2.ellipse(mask, (round(cx), round(cy - axes[1] * 0.6)), axes, 0, 0, 360, 1.0, -1)
     mask = cv2.GaussianBlur(mask, (0, 0), max(1.0, width_mm * 0.05 * s))
     frame *= 1 - 0.55 * mask[..., None]
+
+
+def plate_on_car_rear(plate: BgrImage, margin: float, seed: int, body_grey: float = 190.0) -> BgrImage:
+    """A hand-cut crop of a car's rear: the plate in a thin dark frame with `margin` × its size of car body on
+    each side (brightness `body_grey`, a little shaded top to bottom), a bumper crease under it and a dealer's
+    sticker with its own text in a corner. On a silver or white car the body touches the plate's frame, so the
+    largest bright blob in the crop is the car, not the plate (what read-plates met on real crops)."""
+    rng = np.random.default_rng(seed)
+    h, w = plate.shape[:2]
+    my, mx = max(4, int(h * margin)), max(4, int(w * margin))
+    rows = np.linspace(body_grey + 15, body_grey - 20, h + 2 * my)[:, None, None]
+    canvas = np.clip(rows + rng.normal(0, 4, (h + 2 * my, w + 2 * mx, 3)), 0, 255).astype(np.uint8)
+    crease = my + h + my // 3
+    canvas[crease: crease + max(2, h // 20)] = 90
+    sticker_h, sticker_w = max(12, h // 4), max(40, w // 3)
+    sy, sx = canvas.shape[0] - sticker_h - 2, int(rng.integers(2, max(3, canvas.shape[1] - sticker_w - 2)))
+    canvas[sy:sy + sticker_h, sx:sx + sticker_w] = (40, 40, 200)
+    dealer = ("TOYOTA 0912", "HONDA", "HUNDAI 24H", "KIA 1900")[int(rng.integers(4))]
+    cv2.putText(canvas, dealer, (sx + 2, sy + sticker_h - 3), cv2.FONT_HERSHEY_SIMPLEX, sticker_h / 40,
+                (255, 255, 255), 1, cv2.LINE_AA)
+    framed = cv2.copyMakeBorder(plate, 3, 3, 3, 3, cv2.BORDER_CONSTANT, value=(50, 50, 50))
+    oy = int(np.clip(my - 3 + rng.integers(-my // 3, my // 3 + 1), 0, canvas.shape[0] - framed.shape[0]))
+    ox = int(np.clip(mx - 3 + rng.integers(-mx // 3, mx // 3 + 1), 0, canvas.shape[1] - framed.shape[1]))
+    canvas[oy:oy + framed.shape[0], ox:ox + framed.shape[1]] = framed
+    return canvas

@@ -7,6 +7,12 @@ goes to a reviewer — so both are printed, overall and per blur level.
 
     PYTHONPATH=. .venv/bin/python -m training.stress_rendered --plates 150 [--engine ppocr|easyocr]
         [--line-model ppocr-plate|ppocr|crnn|ppocr+crnn] [--show-wrong] [--sweep-char-gate]
+        [--hand-cut [--locate-side PX]]
+
+`--hand-cut` puts each plate on a car's rear instead (`sample_videos.scene.plate_on_car_rear`: silver, white,
+grey or dark body, a bumper crease, a dealer's sticker with text; a quarter to once the plate's size of car on
+each side) and reads it as `read-plates` does (`PlateReader.read_loose`); `--locate-side` sets the size of the
+copy the plate's text is looked for on (`ReaderSettings.locate_side_px`) — how that size is chosen.
 
 `--sweep-char-gate` reads every plate with the per-character gate off and prints right / wrong reads for a range
 of gates (the gate does not change which reading wins, only whether it is sent to review): how
@@ -18,7 +24,7 @@ from __future__ import annotations
 import argparse
 import time
 from collections import Counter
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import cv2
 import numpy as np
@@ -71,18 +77,25 @@ def _random_plate(rng: np.random.Generator) -> tuple[str, str]:
     return province + letter + f"{rng.integers(100000):05d}", "car_one_line"
 
 
-def make_cases(count: int, seed: int) -> list[Case]:
+_CAR_BODIES = (225.0, 190.0, 120.0, 60.0)  # white, silver, grey, dark
+
+
+def make_cases(count: int, seed: int, hand_cut: bool = False) -> list[Case]:
     from sample_videos.plates import Layout, PlateSpec, render_plate
-    from sample_videos.scene import motion_blur
+    from sample_videos.scene import motion_blur, plate_on_car_rear
 
     rng = np.random.default_rng(seed)
     cases = []
     for i in range(count):
         compact, layout = _random_plate(rng)
         plate = render_plate(PlateSpec(compact, Layout(layout)), px_per_mm=float(rng.uniform(0.5, 1.2)))
-        image = _loose(_tilted(plate, float(rng.uniform(-8, 8))), float(rng.uniform(0.05, 0.25)))
+        if hand_cut:
+            image = plate_on_car_rear(_tilted(plate, float(rng.uniform(-6, 6))), float(rng.uniform(0.25, 1.0)),
+                                      int(rng.integers(1 << 30)), _CAR_BODIES[i % len(_CAR_BODIES)])
+        else:
+            image = _loose(_tilted(plate, float(rng.uniform(-8, 8))), float(rng.uniform(0.05, 0.25)))
         blur = BLUR_LEVELS[i % len(BLUR_LEVELS)]
-        image = motion_blur(image, blur * image.shape[0] / 160)
+        image = motion_blur(image, blur * plate.shape[0] / 160)  # blur in proportion to the plate, not the crop
         if rng.random() < 0.4:
             image = _night(image, float(rng.uniform(0.35, 0.7)), rng)
         cases.append(Case(compact, image, blur))
@@ -100,6 +113,10 @@ def main() -> None:
                         help="print each wrong read (rendered plates: no personal data)")
     parser.add_argument("--sweep-char-gate", action="store_true",
                         help="right / wrong reads for per-character gates 0.40 ... 0.70")
+    parser.add_argument("--hand-cut", action="store_true",
+                        help="plates on a car's rear, read as read-plates reads a hand-cut crop")
+    parser.add_argument("--locate-side", type=int, default=None, metavar="PX",
+                        help="with --hand-cut: the copy's size the plate's text is looked for on")
     args = parser.parse_args()
     offline.apply()
     from ocr.colour import PlateColourClassifier
@@ -109,13 +126,16 @@ def main() -> None:
 
     engine: TextEngine = EasyOcrEngine() if args.engine == "easyocr" else RapidOcrEngine(line_model=args.line_model)
     settings = ReaderSettings(min_char_confidence=0.0) if args.sweep_char_gate else ReaderSettings()
+    if args.locate_side:
+        settings = replace(settings, locate_side_px=args.locate_side)
     reader = PlateReader(engine, PlateColourClassifier(), settings)
+    read_crop = reader.read_loose if args.hand_cut else reader.read
     outcomes: Counter[tuple[float, str]] = Counter()
     weakest_of_reads: list[tuple[float, bool]] = []  # (weakest character, right) of every read, for the sweep
     cpu_ms = []
-    for case in make_cases(args.plates, args.seed):
+    for case in make_cases(args.plates, args.seed, args.hand_cut):
         start = time.thread_time()
-        read = reader.read(case.image)
+        read = read_crop(case.image)
         cpu_ms.append((time.thread_time() - start) * 1000)
         outcome = ("right" if read.text == case.compact else "wrong") if read.status is ReadStatus.READ \
             else "unreadable"

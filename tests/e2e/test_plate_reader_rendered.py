@@ -17,7 +17,7 @@ from ocr.plate_reader import PlateReader
 from rules.types import PlateColour, PlateLayout, ReadStatus
 from sample_videos.plates import Layout, PlateSpec, obscure_plate, render_plate
 from sample_videos.plates import PlateColour as RenderColour
-from sample_videos.scene import motion_blur
+from sample_videos.scene import motion_blur, plate_on_car_rear
 
 pytestmark = pytest.mark.e2e
 ROOT = Path(__file__).resolve().parents[2]
@@ -208,27 +208,6 @@ def test_a_plate_in_a_loose_crop_is_read_right_or_sent_to_review(reader: PlateRe
     assert outcomes.count("right") >= 4, outcomes  # most are found and read, not all sent to review
 
 
-def _on_a_bright_car_rear(plate: np.ndarray, margin: float, seed: int) -> np.ndarray:
-    """The plate on a silver car's rear, `margin` × its size of car around it on each side: the bright body
-    touches the plate's frame (so the largest bright blob is the car, not the plate), a bumper crease runs under
-    it and a dealer's sticker with its own text sits in a corner — a hand-cut crop of a real car."""
-    rng = np.random.default_rng(seed)
-    h, w = plate.shape[:2]
-    my, mx = int(h * margin), int(w * margin)
-    rows = np.linspace(205, 170, h + 2 * my)[:, None, None]
-    canvas = np.clip(rows + rng.normal(0, 4, (h + 2 * my, w + 2 * mx, 3)), 0, 255).astype(np.uint8)
-    canvas[my + h + my // 3: my + h + my // 3 + max(2, h // 20)] = 90  # the bumper's crease
-    sticker_h, sticker_w = max(12, h // 4), max(40, w // 3)
-    sy, sx = canvas.shape[0] - sticker_h - 2, canvas.shape[1] - sticker_w - 2
-    canvas[sy:sy + sticker_h, sx:sx + sticker_w] = (40, 40, 200)
-    cv2.putText(canvas, "TOYOTA 0912", (sx + 2, sy + sticker_h - 3), cv2.FONT_HERSHEY_SIMPLEX,
-                sticker_h / 40, (255, 255, 255), 1, cv2.LINE_AA)
-    framed = cv2.copyMakeBorder(plate, 3, 3, 3, 3, cv2.BORDER_CONSTANT, value=(50, 50, 50))
-    oy, ox = my - 3, mx - 3
-    canvas[oy:oy + framed.shape[0], ox:ox + framed.shape[1]] = framed
-    return canvas
-
-
 @pytest.mark.parametrize("margin", [0.25, 0.5, 1.0])
 def test_a_plate_on_a_bright_car_body_is_found_by_its_text_not_its_colour(reader: PlateReader,
                                                                          margin: float) -> None:
@@ -239,7 +218,7 @@ def test_a_plate_on_a_bright_car_body_is_found_by_its_text_not_its_colour(reader
              PlateSpec("75H135792", Layout.MOTORBIKE), PlateSpec("81AA04892", Layout.MOTORBIKE)]
     outcomes = []
     for seed, spec in enumerate(specs):
-        read = reader.read_loose(_on_a_bright_car_rear(render_plate(spec, px_per_mm=1.2), margin, seed))
+        read = reader.read_loose(plate_on_car_rear(render_plate(spec, px_per_mm=1.2), margin, seed))
         outcomes.append("right" if read.text == spec.compact else "wrong" if read.status is ReadStatus.READ
                         else "review")
     assert outcomes == ["right"] * len(specs), outcomes

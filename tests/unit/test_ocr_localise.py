@@ -77,17 +77,19 @@ def test_a_crop_without_a_plate_blob_falls_back_to_the_whole_crop() -> None:
 
 def test_text_lines_join_into_plates_and_a_sticker_stays_apart() -> None:
     """The text detector's lines of a hand-cut crop: a two-line plate's lines (stacked, one line apart) and the
-    pieces of a one-line plate (side by side) make one region each, grown to the plate's edge; a dealer's
-    sticker (small print, far off) is a region of its own, and the largest comes first."""
+    pieces of a one-line plate (side by side) make one region each, widened at the sides; a dealer's
+    sticker (small print, far off) is no plate; a second plate's text, as high, is a region of its own, and the
+    largest comes first."""
     from ocr.localise import TextRegion, plate_regions
 
     top, bottom = TextRegion(120, 100, 220, 140, 40), TextRegion(100, 150, 240, 190, 40)
     sticker = TextRegion(400, 350, 470, 362, 12)
     regions = plate_regions([sticker, top, bottom], 500, 400)
-    assert regions[0] == pytest.approx((80, 90, 260, 200))  # half a line's height at the sides, a quarter above
-    assert regions[1] == pytest.approx((394, 347, 476, 365))
+    assert regions == [pytest.approx((80, 100, 260, 190))]  # half a line's height at the sides, none above
+    other = TextRegion(330, 300, 430, 330, 30)
+    assert plate_regions([top, other, bottom], 500, 400)[1] == pytest.approx((315, 300, 445, 330))
     left, right = TextRegion(100, 100, 180, 130, 30), TextRegion(200, 102, 300, 131, 29)
-    assert plate_regions([left, right], 400, 200) == [pytest.approx((85.5, 92.75, 314.5, 138.25))]
+    assert plate_regions([left, right], 400, 200) == [pytest.approx((85.5, 100, 314.5, 131))]
     assert plate_regions([], 400, 200) == []
 
 
