@@ -110,6 +110,17 @@ class OrtYoloModel:
     def providers(self) -> list[str]:
         return list(self._session.get_providers())
 
+    @property
+    def class_count(self) -> int | None:
+        """From the output's shape (4 box values, then one score per class); a model whose shape is dynamic is
+        run once on a blank 32 px square to see it."""
+        channels = self._session.get_outputs()[0].shape[1]
+        if not isinstance(channels, int):
+            probe = np.zeros((1, 3, 32, 32) if self.rect else (1, 3, self.imgsz, self.imgsz), self._dtype)
+            with self._lock:
+                channels = int(self._session.run(None, {self._input_name: probe})[0].shape[1])
+        return channels - 4
+
     def predict(self, images: Sequence[ImageBGR], classes: frozenset[int] | None = None) -> list[list[RawBox]]:
         if not images:
             return []

@@ -58,6 +58,11 @@ class _YoloModel:
         self._per_image = settings.weights.suffix == ".onnx"
         self._lock = threading.Lock()
 
+    @property
+    def class_count(self) -> int | None:
+        """From a .pt checkpoint's class names; None for an exported file (its names may be ultralytics' default)."""
+        return len(self._model.names) if self.settings.weights.suffix == ".pt" else None
+
     def predict(self, images: Sequence[ImageBGR], classes: frozenset[int] | None = None) -> list[list[RawBox]]:
         if not images:
             return []

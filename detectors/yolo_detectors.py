@@ -10,6 +10,7 @@ from collections.abc import Sequence
 from typing import Protocol
 
 from detectors.base import BoxXYXY, ImageBGR, PlateDetection, VehicleDetection
+from detectors.weights import WeightsError
 from detectors.yolo_postprocess import RawBox
 from rules.types import VehicleClass
 
@@ -27,6 +28,11 @@ class RawBoxModel(Protocol):
 
     sha256: str
 
+    @property
+    def class_count(self) -> int | None:
+        """How many classes the model detects (None when the backend cannot tell)."""
+        ...
+
     def predict(self, images: Sequence[ImageBGR], classes: frozenset[int] | None = None) -> list[list[RawBox]]: ...
 
 
@@ -34,6 +40,11 @@ class YoloVehicleDetector:
     """COCO YOLOv8n restricted to car, motorcycle, bus and truck."""
 
     def __init__(self, model: RawBoxModel) -> None:
+        classes = model.class_count
+        if classes is not None and classes <= max(COCO_VEHICLE_CLASSES):
+            raise WeightsError(f"the vehicle detector's model has {classes} class(es): it must be a COCO model "
+                               "(80 classes; car, motorcycle, bus and truck among them), e.g. yolov8n.onnx — is "
+                               "this the plate model?")
         self._model = model
         self.model_sha256 = model.sha256
 
@@ -47,6 +58,10 @@ class YoloPlateDetector:
     """One-class plate model on the whole frame (DESIGN §4: gating by vehicle boxes missed 26 % of plates)."""
 
     def __init__(self, model: RawBoxModel) -> None:
+        # Any box of a many-class model would be taken for a plate (a COCO model: every person and car).
+        if model.class_count not in (None, 1):
+            raise WeightsError(f"the plate detector's model has {model.class_count} classes: a plate model has "
+                               "one (e.g. plate_detector_model_1.onnx) — is this the vehicle model?")
         self._model = model
         self.model_sha256 = model.sha256
 

@@ -12,15 +12,28 @@ from pathlib import Path
 
 from detectors.base import PlateDetector, VehicleDetector
 from detectors.export import export_source_sha256
-from detectors.onnx_backend import OrtPlateDetector, OrtSettings, OrtVehicleDetector
+from detectors.onnx_backend import (
+    DetectorBackendError,
+    OrtPlateDetector,
+    OrtSettings,
+    OrtVehicleDetector,
+    providers_for,
+)
 from detectors.ultralytics_backend import UltralyticsPlateDetector, UltralyticsVehicleDetector, YoloSettings
-from detectors.weights import sha256_of
+from detectors.weights import WeightsError, sha256_of
 from ocr.colour import PlateColourClassifier
 from ocr.engines import EasyOcrEngine, RapidOcrEngine, TextEngine
 from ocr.plate_reader import PlateReader, ReaderSettings
 from pipeline import offline
 from pipeline.addresses import camera_url_problem
-from pipeline.config import AppConfig, CameraConfig, LiveCameraConfig, YoloDetectorConfig, resolve_relative
+from pipeline.config import (
+    DETECTOR_DEFAULTS,
+    AppConfig,
+    CameraConfig,
+    LiveCameraConfig,
+    YoloDetectorConfig,
+    resolve_relative,
+)
 from pipeline.emit import Emitter, SiteFacts, Topics
 from pipeline.live import StreamSettings, StreamSource
 from pipeline.metrics import Counters
@@ -113,7 +126,7 @@ def load_config(path: Path, *, check_sources: bool = False) -> LoadedConfig:
             log.warning("registry row skipped: %s", error)
     if check_sources:
         problems = [p.message for c in app.cameras for p in camera_source_problems(c, path, key_lines)]
-        problems += _missing_weights(app, path, lines)
+        problems += _missing_weights(app, path, lines) + _unusable_devices(app, path, lines)
         if problems:
             raise ConfigError(problems)
     digest = hashlib.sha256()
@@ -153,10 +166,55 @@ def models_dir(app: AppConfig) -> Path:
 def _missing_weights(app: AppConfig, config_path: Path, lines: Mapping[KeyPath, int]) -> list[str]:
     """The detector weights `run` would not find (it stops with exit 5), named by their key in the config."""
     folder = models_dir(app)
-    return [f"{where(config_path, ('detectors', name, 'weights'), lines)}: detectors.{name}.weights: model file "
-            f"not found: {weights} (`make models` or `lez-anpr fetch-models` puts the shipped ones in {folder})"
-            for name, cfg in (("vehicle", app.detectors.vehicle), ("plate", app.detectors.plate))
-            if not (weights := _weights_path(cfg, folder)).is_file()]
+    shipped = {str(cfg["weights"]) for cfg in DETECTOR_DEFAULTS.values()}
+    problems = []
+    for name, cfg in (("vehicle", app.detectors.vehicle), ("plate", app.detectors.plate)):
+        weights = _weights_path(cfg, folder)
+        if weights.is_file():
+            continue
+        # A shipped name is only not fetched yet; any other name is the operator's own file, or a typo.
+        hint = (f"`make models` or `lez-anpr fetch-models` puts it in {folder}" if Path(cfg.weights).name in shipped
+                else f"looked for from the current folder, then in {folder}; the shipped models are "
+                     + " and ".join(sorted(shipped)))
+        problems.append(f"{where(config_path, ('detectors', name, 'weights'), lines)}: detectors.{name}.weights: "
+                        f"model file not found: {weights} ({hint})")
+    return problems
+
+
+def _unusable_devices(app: AppConfig, config_path: Path, lines: Mapping[KeyPath, int]) -> list[str]:
+    """Detectors set to a CUDA device this machine cannot run them on (no GPU, or a CPU-only runtime build)."""
+    problems = []
+    for name, cfg in (("vehicle", app.detectors.vehicle), ("plate", app.detectors.plate)):
+        if cfg.device == "cpu":
+            continue
+        if cfg.type == "onnxruntime":
+            import onnxruntime as ort
+
+            try:
+                providers_for(_ort_settings(cfg, models_dir(app), 1), ort.get_available_providers())
+                continue
+            except DetectorBackendError as exc:
+                problem = str(exc)
+        else:
+            import torch
+
+            if torch.cuda.is_available():
+                continue
+            problem = "torch sees no CUDA device on this machine; use device: cpu here"
+        problems.append(f"{where(config_path, ('detectors', name, 'device'), lines)}: detectors.{name}.device: "
+                        f"{cfg.device}: {problem}")
+    return problems
+
+
+def require_detectors(loaded: LoadedConfig) -> None:
+    """Stop before any work when a detector's weights are missing or its device is not on this machine, naming
+    file, line and key as validate-config does (`run` would otherwise fail later, at model load)."""
+    problems = _missing_weights(loaded.app, loaded.path, loaded.key_lines)
+    if problems:
+        raise WeightsError("\n  ".join(problems))
+    problems = _unusable_devices(loaded.app, loaded.path, loaded.key_lines)
+    if problems:
+        raise DetectorBackendError("\n  ".join(problems))
 
 
 def _weights_path(cfg: YoloDetectorConfig, folder: Path) -> Path:

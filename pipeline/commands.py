@@ -178,6 +178,9 @@ def cmd_eval(args: argparse.Namespace) -> int:
     if args.engine:
         app = app.model_copy(update={"ocr": app.ocr.model_copy(update={"engine": args.engine})})
     line_model = _line_model(app, args.line_model)
+    if not args.data.is_dir():
+        raise UserError(f"--data {args.data}: folder not found" if not args.data.exists() else
+                        f"--data {args.data}: not a folder (give the folder holding labels.csv)", EXIT_INPUT)
     if not (args.data / "labels.csv").is_file():
         raise UserError(f"no labels.csv in {args.data} (the labelled data folder)", EXIT_INPUT)
     try:
@@ -194,11 +197,13 @@ def cmd_eval(args: argparse.Namespace) -> int:
         raise UserError(str(exc), EXIT_INPUT) from None
     summary = summarise(totals, app.ocr.min_confidence)
     misses = write_misses(totals, args.out)
-    for key, value in summary.items():
-        print(f"{key:28s} {value:.4f}" if isinstance(value, float) else f"{key:28s} {value}")
+    shown = {key: "n/a" if value is None else f"{value:.4f}" if isinstance(value, float) else str(value)
+             for key, value in summary.items()}
+    for key, text in shown.items():
+        print(f"{key:28s} {text}")
     print(f"misses: {len(misses)} -> {args.out / 'misses.csv'}, {args.out / 'misses.html'}")
-    print(f"exact_read_rate={summary['exact_read_rate']:.4f} detection_recall={summary['detection_recall']:.4f} "
-          f"colour_accuracy={summary['colour_accuracy']:.4f} plates={int(summary['plates'])}")
+    print(f"exact_read_rate={shown['exact_read_rate']} detection_recall={shown['detection_recall']} "
+          f"colour_accuracy={shown['colour_accuracy']} plates={shown['plates']}")
     return EXIT_OK
 
 

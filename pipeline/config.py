@@ -99,13 +99,13 @@ class YoloDetectorConfig(Strict):
         return self
 
 
-_DETECTOR_DEFAULTS = {"vehicle": {"weights": "yolov8n.onnx", "conf": 0.3},
+DETECTOR_DEFAULTS = {"vehicle": {"weights": "yolov8n.onnx", "conf": 0.3},
                       "plate": {"weights": "plate_detector_model_1.onnx", "conf": 0.25}}
 
 
 class DetectorsConfig(Strict):
-    vehicle: YoloDetectorConfig = YoloDetectorConfig.model_validate(_DETECTOR_DEFAULTS["vehicle"])
-    plate: YoloDetectorConfig = YoloDetectorConfig.model_validate(_DETECTOR_DEFAULTS["plate"])
+    vehicle: YoloDetectorConfig = YoloDetectorConfig.model_validate(DETECTOR_DEFAULTS["vehicle"])
+    plate: YoloDetectorConfig = YoloDetectorConfig.model_validate(DETECTOR_DEFAULTS["plate"])
     detect_every_n_frames: int = Field(1, ge=1, le=25, description="run detection on every n-th frame")
     max_detect_fps: float | None = Field(None, gt=0, le=120, description="detect at most this often per camera "
                                          "(event time; the tracker bridges the frames between); null = every frame")
@@ -119,8 +119,8 @@ class DetectorsConfig(Strict):
     def _partial_detector_keeps_defaults(cls, data: Any) -> Any:
         # `plate: {conf: 0.3}` changes one setting: the rest (the weights above all) stay the shipped defaults.
         if isinstance(data, dict):
-            data = {**data, **{name: {**_DETECTOR_DEFAULTS[name], **data[name]}
-                               for name in _DETECTOR_DEFAULTS if isinstance(data.get(name), dict)}}
+            data = {**data, **{name: {**DETECTOR_DEFAULTS[name], **data[name]}
+                               for name in DETECTOR_DEFAULTS if isinstance(data.get(name), dict)}}
         return data
 
 

@@ -298,7 +298,9 @@ def voted_exact_rate(outcomes: Sequence[Outcome], min_confidence: float) -> floa
     return right / max(1, len(groups))
 
 
-def summarise(totals: Totals, min_confidence: float = 0.55) -> dict[str, float]:
+def summarise(totals: Totals, min_confidence: float = 0.55) -> dict[str, float | None]:
+    """The eval's measures; None where a measure has nothing to be measured on (detection recall without a
+    labelled box, precision without a fully boxed image's detection): printed `n/a`, never a made-up 0."""
     boxed = [o for o in totals.outcomes if o.label.box is not None]
     readable = [o for o in totals.outcomes if o.label.readable]
     exact = [o for o in readable if o.read is not None and o.read.text == o.label.compact]
@@ -313,15 +315,14 @@ def summarise(totals: Totals, min_confidence: float = 0.55) -> dict[str, float]:
     # Colour only where the label gives one (an empty colour cell is "not labelled", not a wrong colour).
     colour_judged = [o for o in found_reads if o.label.colour]
     colour_ok = [o for o in colour_judged if not _colour_wrong(o)]
-    boxed_detections = max(1, totals.detections)
     return {
         "plates": len(readable),
         "exact_read_rate": len(exact) / max(1, len(readable)),
         "exact_read_rate_distinct": sum(distinct.values()) / max(1, len(distinct)),
         "distinct_plates": len(distinct),
         "exact_read_rate_voted": voted_exact_rate(totals.outcomes, min_confidence),
-        "detection_recall": sum(o.found for o in boxed) / max(1, len(boxed)),
-        "detection_precision": totals.true_detections / boxed_detections,
+        "detection_recall": sum(o.found for o in boxed) / len(boxed) if boxed else None,
+        "detection_precision": totals.true_detections / totals.detections if totals.detections else None,
         "cer": statistics.fmean([cer(o.label.compact, o.read.text if o.read else "") for o in readable] or [0.0]),
         "layout_accuracy": len(layout_ok) / max(1, len(with_layout)),
         "colour_accuracy": len(colour_ok) / max(1, len(colour_judged)),
@@ -329,6 +330,9 @@ def summarise(totals: Totals, min_confidence: float = 0.55) -> dict[str, float]:
         # What fines the wrong person: a plate read (not sent to review) as text other than its label's.
         "wrong_reads": sum(1 for o in found_reads if o.read and o.read.status is ReadStatus.READ
                            and o.read.text != o.label.compact),
+        # Readable plates with no read matched to them (`not_detected` or `not_read` in the misses files): with the
+        # unreadable outcomes and wrong reads (and right reads of a wrong colour), what `misses: N` counts.
+        "plates_not_found": sum(1 for o in readable if o.read is None),
         "reads_off_labels": totals.reads_off_labels,
         "median_ms_per_image": statistics.median(totals.image_ms) if totals.image_ms else 0.0,
         "median_ms_per_plate": statistics.median(totals.plate_ms) if totals.plate_ms else 0.0,

@@ -14,7 +14,7 @@ from contextlib import AbstractContextManager
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from pipeline.app import LoadedConfig, build_pipeline, load_config, state_root
+from pipeline.app import LoadedConfig, build_pipeline, load_config, require_detectors, state_root
 from pipeline.cli import EXIT_FAILED, EXIT_INCOMPLETE, EXIT_OK
 from pipeline.metrics import Counters
 from pipeline.runtime import Pipeline, RunSummary, Status
@@ -153,6 +153,7 @@ def _warn_lingering_threads() -> None:
 def run_with_sinks(args: argparse.Namespace, errors: ErrorScope) -> int:
     with errors():
         loaded = load_config(args.config)
+        require_detectors(loaded)
     bootstrap = None if args.no_kafka else (args.bootstrap or loaded.app.kafka.bootstrap)
     return _run(args, errors, bootstrap, args.outbox)
 
@@ -165,6 +166,7 @@ def run_demo(args: argparse.Namespace, errors: ErrorScope) -> int:
 
     with errors():
         loaded = load_config(args.config)
+        require_detectors(loaded)
     with EmbeddedBroker() as broker, tempfile.TemporaryDirectory(prefix="lez-demo-") as tmp:
         print(f"embedded Kafka broker (Tansu) on {broker.bootstrap}", file=sys.stderr)
         run_args = argparse.Namespace(config=args.config, source=args.source, camera=None, out=Path(tmp) / "jsonl",

@@ -149,3 +149,58 @@ def test_missing_or_damaged_model_file_exits_5(tmp_path: Path, damage: str) -> N
                             timeout=300, check=False)
     assert_clean_failure(result, EXIT_MODELS)
     assert "yolov8n.onnx" in result.stderr and ("make models" in result.stderr or "fetch-models" in result.stderr)
+
+
+def test_eval_on_a_missing_or_non_folder_data_path_says_so(tmp_path: Path) -> None:
+    missing = tmp_path / "no-such-folder"
+    [line] = assert_clean_failure(lez("eval", "--data", str(missing)), EXIT_INPUT)
+    assert f"--data {missing}: folder not found" in line
+    (tmp_path / "labels.csv").write_text("set,file\n")
+    [line] = assert_clean_failure(lez("eval", "--data", str(tmp_path / "labels.csv")), EXIT_INPUT)
+    assert "not a folder" in line
+
+
+def test_run_names_a_misspelt_weights_file_by_file_line_and_key_before_any_work(tmp_path: Path) -> None:
+    """As validate-config does: the key's line, what was looked for where, and the shipped names (a typo is not
+    fixed by fetching models)."""
+    config = box_config(tmp_path, extra="detectors:\n  plate:\n    weights: plate_detecter.onnx\n")
+    [line] = assert_clean_failure(lez("run", "--config", str(config), "--no-kafka", "--out", str(tmp_path / "o")),
+                                  EXIT_MODELS)
+    assert f"{config}:8: detectors.plate.weights: model file not found" in line
+    assert "plate_detector_model_1.onnx" in line and "make models" not in line
+
+
+def test_a_cuda_device_on_a_machine_without_one_fails_validate_config_and_run_alike(tmp_path: Path) -> None:
+    import onnxruntime as ort
+
+    if "CUDAExecutionProvider" in ort.get_available_providers():
+        pytest.skip("this machine's onnxruntime has CUDA")
+    clip = tmp_path / "clip.mp4"
+    shutil.copy(REPO / "sample_videos" / "demo_gateway.mp4", clip)
+    config = box_config(tmp_path, extra="detectors:\n  vehicle:\n    device: cuda\n",
+                        camera_extra="    start_time: '2026-01-05T07:00:00+07:00'\n")
+    checked = lez("validate-config", str(config))
+    assert checked.returncode == EXIT_CONFIG, checked.stdout + checked.stderr
+    assert f"{config}:9: detectors.vehicle.device: cuda: onnxruntime has no CUDAExecutionProvider" in checked.stderr
+    [line] = assert_clean_failure(lez("run", "--config", str(config), "--no-kafka", "--out", str(tmp_path / "o")),
+                                  EXIT_MODELS)
+    assert "detectors.vehicle.device" in line and "use device: cpu" in line
+
+
+@pytest.mark.parametrize(("key", "weights", "said"), [("plate", "yolov8n.onnx", "is this the vehicle model?"),
+                                                       ("vehicle", "plate_detector_model_1.onnx",
+                                                        "is this the plate model?")])
+def test_the_two_detectors_models_swapped_exit_5_naming_the_mix_up(tmp_path: Path, key: str, weights: str,
+                                                                   said: str) -> None:
+    """The vehicle model as the plate model would take every COCO object for a plate (and the other way round
+    find no vehicle): both are shipped, pinned files, so only their class counts tell."""
+    models = Path(os.environ.get("LEZ_STATE_DIR", str(REPO / ".state"))) / "models"
+    if not (models / weights).is_file():
+        pytest.skip("models not extracted: run `make models`")
+    clip = tmp_path / "clip.mp4"
+    shutil.copy(REPO / "sample_videos" / "demo_gateway.mp4", clip)
+    config = box_config(tmp_path, extra=f"detectors:\n  {key}:\n    weights: {weights}\n",
+                        camera_extra="    start_time: '2026-01-05T07:00:00+07:00'\n")
+    [line] = assert_clean_failure(lez("run", "--config", str(config), "--no-kafka", "--out", str(tmp_path / "o"),
+                                      timeout=120), EXIT_MODELS)
+    assert said in line

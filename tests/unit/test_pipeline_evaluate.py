@@ -82,6 +82,7 @@ def test_measures_on_a_hand_made_folder(folder: Path, tmp_path: Path) -> None:
     assert s["colour_accuracy"] == pytest.approx(1 / 3)
     assert s["wrong_reads"] == 1 and s["unreadable_outcomes"] == 1  # the misread motorbike; the unreadable car
     assert s["reads_off_labels"] == 1  # the false box (width 45), read as a plate nobody labelled
+    assert s["plates_not_found"] == 0  # every readable plate had a read matched to it
     misses = write_misses(totals, tmp_path / "out")
     assert [m.label.compact for m in misses] == ["29AA12345", "30A12345"]
     csv_text = (tmp_path / "out" / "misses.csv").read_text()
@@ -278,3 +279,13 @@ def test_loose_crops_need_boxed_labels_and_margins_are_read_once(tmp_path: Path)
     assert _margins("0.5,0,0.5,-0") == [0.5, 0.0]
     with pytest.raises(argparse.ArgumentTypeError, match="0 to 5"):
         _margins("0,9")
+
+
+def test_detection_measures_with_nothing_to_measure_on_are_none_not_zero(tmp_path: Path) -> None:
+    """Labels without boxes: detection recall and precision cannot be measured (printed n/a), and a readable plate
+    no read was matched to is counted, so `misses: N` adds up from the printed counters."""
+    _labels(tmp_path, ['s,a.png,30A-123.45,30A12345,1,white,car,,1,x,'])
+    totals = evaluate(tmp_path, FakeVehicles(), FakePlates([[]]), FakeReader({}))  # type: ignore[arg-type]
+    s = summarise(totals)
+    assert s["detection_recall"] is None and s["detection_precision"] is None
+    assert s["plates_not_found"] == 1 and len(write_misses(totals, tmp_path / "out")) == 1
