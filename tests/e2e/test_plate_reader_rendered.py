@@ -13,7 +13,7 @@ import pytest
 
 from ocr.colour import PlateColourClassifier
 from ocr.engines import RapidOcrEngine
-from ocr.plate_reader import PlateReader
+from ocr.plate_reader import PlateReader, ScoredPlateRead
 from rules.types import PlateColour, PlateLayout, ReadStatus
 from sample_videos.plates import Layout, PlateSpec, obscure_plate, render_plate
 from sample_videos.plates import PlateColour as RenderColour
@@ -192,6 +192,10 @@ def _in_a_loose_crop(plate: np.ndarray, margin: float, seed: int) -> np.ndarray:
     return canvas
 
 
+def _outcome(read: ScoredPlateRead, spec: PlateSpec) -> str:
+    return "right" if read.text == spec.compact else "wrong" if read.status is ReadStatus.READ else "review"
+
+
 @pytest.mark.parametrize("margin", [0.25, 0.5, 1.0])
 def test_a_plate_in_a_loose_crop_is_read_right_or_sent_to_review(reader: PlateReader, margin: float) -> None:
     """read-plates on crops cut loosely around the plate: the reader must find the plate inside the crop; where it
@@ -199,11 +203,8 @@ def test_a_plate_in_a_loose_crop_is_read_right_or_sent_to_review(reader: PlateRe
     specs = [PlateSpec("30A12345", Layout.CAR_ONE_LINE), PlateSpec("51G68882", Layout.CAR_ONE_LINE),
              PlateSpec("84B136217", Layout.MOTORBIKE), PlateSpec("29AA12345", Layout.MOTORBIKE),
              PlateSpec("30K56789", Layout.CAR_TWO_LINE), PlateSpec("75H135792", Layout.MOTORBIKE)]
-    outcomes = []
-    for seed, spec in enumerate(specs):
-        read = reader.read_loose(_in_a_loose_crop(render_plate(spec, px_per_mm=1.0), margin, seed))
-        outcomes.append("right" if read.text == spec.compact else "wrong" if read.status is ReadStatus.READ
-                        else "review")
+    outcomes = [_outcome(reader.read_loose(_in_a_loose_crop(render_plate(spec, px_per_mm=1.0), margin, seed)), spec)
+                for seed, spec in enumerate(specs)]
     assert "wrong" not in outcomes, outcomes
     assert outcomes.count("right") >= 4, outcomes  # most are found and read, not all sent to review
 
@@ -216,11 +217,8 @@ def test_a_plate_on_a_bright_car_body_is_found_by_its_text_not_its_colour(reader
     its text first and reads it at full resolution."""
     specs = [PlateSpec("51A19222", Layout.CAR_TWO_LINE), PlateSpec("51H32116", Layout.CAR_ONE_LINE),
              PlateSpec("75H135792", Layout.MOTORBIKE), PlateSpec("81AA04892", Layout.MOTORBIKE)]
-    outcomes = []
-    for seed, spec in enumerate(specs):
-        read = reader.read_loose(plate_on_car_rear(render_plate(spec, px_per_mm=1.2), margin, seed))
-        outcomes.append("right" if read.text == spec.compact else "wrong" if read.status is ReadStatus.READ
-                        else "review")
+    outcomes = [_outcome(reader.read_loose(plate_on_car_rear(render_plate(spec, px_per_mm=1.2), margin, seed)), spec)
+                for seed, spec in enumerate(specs)]
     assert outcomes == ["right"] * len(specs), outcomes
 
 
