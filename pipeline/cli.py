@@ -40,6 +40,23 @@ def _margins(text: str) -> list[float]:
     return list(dict.fromkeys(m + 0.0 for m in margins))  # each once, in the order given (-0 is 0)
 
 
+def _plate_widths(text: str) -> list[int]:
+    parts = text.split(",")
+    if not all(p.strip().isdigit() and 8 <= int(p) <= 4096 for p in parts):
+        raise argparse.ArgumentTypeError(f"widths in pixels, 8 to 4096, comma-separated: {text!r}")
+    return list(dict.fromkeys(int(p) for p in parts))
+
+
+def _tilt(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a number of degrees: {text!r}") from None
+    if not 0 <= value <= 20:
+        raise argparse.ArgumentTypeError(f"a tilt of 0 to 20 degrees: {text!r}")
+    return value
+
+
 def positive_seconds(text: str) -> float:
     try:
         value = float(text)
@@ -114,6 +131,13 @@ def _parser() -> argparse.ArgumentParser:
                     help="instead: read crops cut around each labelled box grown by these margins (shares of the "
                          "plate's size on each side, 0 to 5, e.g. 0,0.1,0.25,0.5,1) with the OCR path alone, as "
                          "read-plates does, and print right / wrong / unreadable per margin (no misses files)")
+    ev.add_argument("--plate-widths", metavar="PX", type=_plate_widths, default=[],
+                    help="with --loose-crops: also scale each crop so that the plate is this many pixels wide, for "
+                         "each width given (seen from afar or close up, e.g. 20,40,80,800); one row per width and "
+                         "margin")
+    ev.add_argument("--tilt", metavar="DEG", type=_tilt, default=0.0,
+                    help="with --loose-crops: turn each crop this many degrees, one label clockwise, the next "
+                         "counter-clockwise (0 to 20)")
     ev.add_argument("--line-model", choices=_LINE_MODELS,
                     help=_LINE_MODEL_HELP)
 

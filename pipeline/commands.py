@@ -153,16 +153,18 @@ def cmd_read_plates(args: argparse.Namespace) -> int:
 
 
 def _eval_loose_crops(args: argparse.Namespace, reader: PlateReader) -> int:
-    from pipeline.evaluate import LabelsError, evaluate_loose_crops
+    from pipeline.evaluate import LabelsError, evaluate_loose_crops, loose_views
 
     try:
-        loose = evaluate_loose_crops(args.data, reader, args.loose_crops)
+        loose = evaluate_loose_crops(args.data, reader, loose_views(args.loose_crops, args.plate_widths, args.tilt))
     except LabelsError as exc:
         raise UserError(str(exc), EXIT_INPUT) from None
-    print(f"{'margin':>8s} {'right':>6s} {'wrong':>6s} {'unreadable':>10s} {'median_ms':>9s}")
-    for margin, counts in loose.counts.items():
-        print(f"{margin:8.2f} {counts['right']:6d} {counts['wrong']:6d} {counts['unreadable']:10d} "
-              f"{statistics.median(loose.ms[margin]):9.1f}")
+    print(f"{'plate_px':>8s} {'tilt':>5s} {'margin':>6s} {'right':>6s} {'wrong':>6s} {'unreadable':>10s} "
+          f"{'median_ms':>9s}")
+    for view, counts in loose.counts.items():
+        width = str(view.plate_width_px) if view.plate_width_px else "as-is"
+        print(f"{width:>8s} {view.tilt_deg:5.1f} {view.margin:6.2f} {counts['right']:6d} {counts['wrong']:6d} "
+              f"{counts['unreadable']:10d} {statistics.median(loose.ms[view]):9.1f}")
     total = {k: sum(c[k] for c in loose.counts.values()) for k in ("right", "wrong", "unreadable")}
     crops = max(1, sum(total.values()))
     print(f"loose_right_rate={total['right'] / crops:.4f} loose_wrong_rate={total['wrong'] / crops:.4f} "
@@ -190,6 +192,9 @@ def cmd_eval(args: argparse.Namespace) -> int:
     set_threads(app.runtime.inference_threads)
     if args.loose_crops:
         return _eval_loose_crops(args, build_reader(app, line_model))
+    if args.plate_widths or args.tilt:
+        raise UserError("--plate-widths and --tilt change the crops of --loose-crops: give --loose-crops too "
+                        "(e.g. --loose-crops 0)", EXIT_CONFIG)
     vehicle, plate = _with_errors(lambda: build_detectors(app))
     try:
         totals = evaluate(args.data, vehicle, plate, build_reader(app, line_model))

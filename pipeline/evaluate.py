@@ -30,6 +30,7 @@ import cv2
 
 from detectors.base import BoxXYXY, ImageBGR, PlateDetection, PlateDetector, VehicleDetector, crop
 from ocr.plate_reader import PlateReader
+from ocr.views import scaled, tilted
 from pipeline.consensus import vote
 from rules.types import PlateColour, PlateLayout, PlateRead, ReadStatus
 
@@ -250,38 +251,63 @@ def evaluate(data_dir: Path, vehicle: VehicleDetector, plate_detector: PlateDete
     return totals
 
 
+@dataclass(frozen=True)
+class LooseView:
+    """How a hand-cut crop is made from a labelled box: grown by `margin` (a share of the plate's size on each
+    side), scaled so that the plate is `plate_width_px` wide (None: as photographed), turned `tilt_deg` (its sign
+    alternates from one label to the next)."""
+
+    margin: float
+    plate_width_px: int | None = None
+    tilt_deg: float = 0.0
+
+
 @dataclass
 class LooseCropOutcomes:
-    counts: dict[float, Counter[str]]  # per margin: `right`, `wrong` (read as another text), `unreadable`
-    ms: dict[float, list[float]]  # per margin: wall-clock milliseconds per crop read
+    counts: dict[LooseView, Counter[str]]  # per view: `right`, `wrong` (read as another text), `unreadable`
+    ms: dict[LooseView, list[float]]  # per view: wall-clock milliseconds per crop read
 
 
-def evaluate_loose_crops(data_dir: Path, reader: PlateReader, margins: Sequence[float]) -> LooseCropOutcomes:
+def loose_views(margins: Sequence[float], plate_widths_px: Sequence[int] = (),
+                tilt_deg: float = 0.0) -> list[LooseView]:
+    """Every margin at every plate width (none given: as photographed), all at one tilt."""
+    return [LooseView(m, w, tilt_deg) for w in (plate_widths_px or [None]) for m in margins]
+
+
+def _cut_loose(image: ImageBGR, box: BoxXYXY, view: LooseView, index: int) -> ImageBGR:
+    h, w = image.shape[:2]
+    loose_crop = crop(image, box.expanded(view.margin, w, h))
+    if view.plate_width_px:
+        loose_crop = scaled(loose_crop, view.plate_width_px / max(1.0, box.x2 - box.x1))
+    if view.tilt_deg:
+        loose_crop = tilted(loose_crop, view.tilt_deg if index % 2 == 0 else -view.tilt_deg)
+    return loose_crop
+
+
+def evaluate_loose_crops(data_dir: Path, reader: PlateReader, views: Sequence[LooseView]) -> LooseCropOutcomes:
     """The OCR path alone (`read-plates`: `PlateReader.read_loose`) on crops cut by hand around each boxed readable
-    label: the labelled box grown by each margin (a share of the plate's size on each side, clipped to the image).
-    Per margin, how many were read right, read as another text (`wrong`), or sent to review (`unreadable`), and
-    how long each read took."""
+    label, one per view (`LooseView`: margin, plate width, tilt). Per view, how many were read right, read as
+    another text (`wrong`), or sent to review (`unreadable`), and how long each read took."""
     labels = [label for label in load_eval_labels(data_dir) if label.readable and label.box is not None]
     if not labels:
         raise LabelsError(f"{data_dir / 'labels.csv'}: no readable plate has a bbox_xyxy: loose crops are cut "
                           "around labelled boxes")
-    outcomes = LooseCropOutcomes({m: Counter() for m in margins}, {m: [] for m in margins})
+    outcomes = LooseCropOutcomes({v: Counter() for v in views}, {v: [] for v in views})
     path, image = None, None
-    for label in labels:
+    for index, label in enumerate(labels):
         if data_dir / label.set_name / label.file != path:  # an image's labels are read from one decode
             path = data_dir / label.set_name / label.file
             image = cv2.imread(str(path), cv2.IMREAD_COLOR)
         if image is None or label.box is None:
             raise LabelsError(f"{data_dir / 'labels.csv'}:{label.line}: cannot read image "
                               f"{data_dir / label.set_name / label.file} (not an image, or damaged)")
-        h, w = image.shape[:2]
-        for margin in margins:
-            loose_crop = crop(image, label.box.expanded(margin, w, h))
+        for view in views:
+            loose_crop = _cut_loose(image, label.box, view, index)
             start = time.perf_counter()
             read = reader.read_loose(loose_crop)
-            outcomes.ms[margin].append((time.perf_counter() - start) * 1000)
-            outcomes.counts[margin]["right" if read.status is ReadStatus.READ and read.text == label.compact else
-                                    "wrong" if read.status is ReadStatus.READ else "unreadable"] += 1
+            outcomes.ms[view].append((time.perf_counter() - start) * 1000)
+            outcomes.counts[view]["right" if read.status is ReadStatus.READ and read.text == label.compact else
+                                  "wrong" if read.status is ReadStatus.READ else "unreadable"] += 1
     return outcomes
 
 

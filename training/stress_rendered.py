@@ -7,12 +7,13 @@ goes to a reviewer — so both are printed, overall and per blur level.
 
     PYTHONPATH=. .venv/bin/python -m training.stress_rendered --plates 150 [--engine ppocr|easyocr]
         [--line-model ppocr-plate|ppocr|crnn|ppocr+crnn] [--show-wrong] [--sweep-char-gate]
-        [--hand-cut [--locate-side PX]]
+        [--hand-cut [--locate-side PX]] [--width PX]
 
 `--hand-cut` puts each plate on a car's rear instead (`sample_videos.scene.plate_on_car_rear`: silver, white,
 grey or dark body, a bumper crease, a dealer's sticker with text; a quarter to once the plate's size of car on
 each side) and reads it as `read-plates` does (`PlateReader.read_loose`); `--locate-side` sets the size of the
-copy the plate's text is looked for on (`ReaderSettings.locate_side_px`) — how that size is chosen.
+copy the plate's text is looked for on (`ReaderSettings.locate_side_px`) — how that size is chosen. `--width`
+scales every crop so that its plate is that many pixels wide (a plate seen from afar, or close up).
 
 `--sweep-char-gate` reads every plate with the per-character gate off and prints right / wrong reads for a range
 of gates (the gate does not change which reading wins, only whether it is sent to review): how
@@ -30,6 +31,7 @@ import cv2
 import numpy as np
 import numpy.typing as npt
 
+from ocr.views import scaled, tilted
 from pipeline import offline
 
 BLUR_LEVELS = (0.0, 6.0, 12.0, 18.0, 24.0)  # vertical motion blur in px per 160 px of crop height
@@ -41,13 +43,7 @@ class Case:
     compact: str
     image: npt.NDArray[np.uint8]
     blur: float
-
-
-def _tilted(image: npt.NDArray[np.uint8], angle_deg: float) -> npt.NDArray[np.uint8]:
-    h, w = image.shape[:2]
-    matrix = cv2.getRotationMatrix2D((w / 2, h / 2), angle_deg, 1.0)
-    out: npt.NDArray[np.uint8] = cv2.warpAffine(image, matrix, (w, h), borderMode=cv2.BORDER_REPLICATE)
-    return out
+    plate_width_px: int  # the plate's own width in `image` (the rest is margin or car)
 
 
 def _loose(image: npt.NDArray[np.uint8], margin: float) -> npt.NDArray[np.uint8]:
@@ -55,6 +51,11 @@ def _loose(image: npt.NDArray[np.uint8], margin: float) -> npt.NDArray[np.uint8]
     out: npt.NDArray[np.uint8] = cv2.copyMakeBorder(image, int(h * margin), int(h * margin), int(w * margin),
                                                     int(w * margin), cv2.BORDER_CONSTANT, value=(60, 60, 60))
     return out
+
+
+def at_plate_width(case: Case, width_px: int) -> Case:
+    """The case seen from further away (or closer): scaled so that its plate is `width_px` wide."""
+    return Case(case.compact, scaled(case.image, width_px / case.plate_width_px), case.blur, width_px)
 
 
 def _night(image: npt.NDArray[np.uint8], gain: float, rng: np.random.Generator) -> npt.NDArray[np.uint8]:
@@ -90,15 +91,15 @@ def make_cases(count: int, seed: int, hand_cut: bool = False) -> list[Case]:
         compact, layout = _random_plate(rng)
         plate = render_plate(PlateSpec(compact, Layout(layout)), px_per_mm=float(rng.uniform(0.5, 1.2)))
         if hand_cut:
-            image = plate_on_car_rear(_tilted(plate, float(rng.uniform(-6, 6))), float(rng.uniform(0.25, 1.0)),
+            image = plate_on_car_rear(tilted(plate, float(rng.uniform(-6, 6))), float(rng.uniform(0.25, 1.0)),
                                       int(rng.integers(1 << 30)), _CAR_BODIES[i % len(_CAR_BODIES)])
         else:
-            image = _loose(_tilted(plate, float(rng.uniform(-8, 8))), float(rng.uniform(0.05, 0.25)))
+            image = _loose(tilted(plate, float(rng.uniform(-8, 8))), float(rng.uniform(0.05, 0.25)))
         blur = BLUR_LEVELS[i % len(BLUR_LEVELS)]
         image = motion_blur(image, blur * plate.shape[0] / 160)  # blur in proportion to the plate, not the crop
         if rng.random() < 0.4:
             image = _night(image, float(rng.uniform(0.35, 0.7)), rng)
-        cases.append(Case(compact, image, blur))
+        cases.append(Case(compact, image, blur, plate.shape[1]))
     return cases
 
 
@@ -115,6 +116,8 @@ def main() -> None:
                         help="right / wrong reads for per-character gates 0.40 ... 0.70")
     parser.add_argument("--hand-cut", action="store_true",
                         help="plates on a car's rear, read as read-plates reads a hand-cut crop")
+    parser.add_argument("--width", type=int, default=None, metavar="PX",
+                        help="scale every crop so that its plate is this wide first (seen from afar: 20-80 px)")
     parser.add_argument("--locate-side", type=int, default=None, metavar="PX",
                         help="with --hand-cut: the copy's size the plate's text is looked for on")
     args = parser.parse_args()
@@ -125,7 +128,8 @@ def main() -> None:
     from rules.types import ReadStatus
 
     engine: TextEngine = EasyOcrEngine() if args.engine == "easyocr" else RapidOcrEngine(line_model=args.line_model)
-    settings = ReaderSettings(min_char_confidence=0.0) if args.sweep_char_gate else ReaderSettings()
+    settings = (ReaderSettings(min_char_confidence=0.0, small_char_confidence=0.0) if args.sweep_char_gate
+                else ReaderSettings())
     if args.locate_side:
         settings = replace(settings, locate_side_px=args.locate_side)
     reader = PlateReader(engine, PlateColourClassifier(), settings)
@@ -134,6 +138,8 @@ def main() -> None:
     weakest_of_reads: list[tuple[float, bool]] = []  # (weakest character, right) of every read, for the sweep
     cpu_ms = []
     for case in make_cases(args.plates, args.seed, args.hand_cut):
+        if args.width:
+            case = at_plate_width(case, args.width)
         start = time.thread_time()
         read = read_crop(case.image)
         cpu_ms.append((time.thread_time() - start) * 1000)

@@ -14,6 +14,7 @@ import pytest
 from ocr.colour import PlateColourClassifier
 from ocr.engines import RapidOcrEngine
 from ocr.plate_reader import PlateReader, ScoredPlateRead
+from ocr.views import scaled, tilted
 from rules.types import PlateColour, PlateLayout, ReadStatus
 from sample_videos.plates import Layout, PlateSpec, obscure_plate, render_plate
 from sample_videos.plates import PlateColour as RenderColour
@@ -75,15 +76,8 @@ def test_read_plates_cli_prints_one_json_line_per_image(tmp_path: Path) -> None:
     assert rows[1]["error"] and proc.returncode != 0
 
 
-def _tilted(image: np.ndarray, angle_deg: float) -> np.ndarray:
-    h, w = image.shape[:2]
-    matrix = cv2.getRotationMatrix2D((w / 2, h / 2), angle_deg, 1.0)
-    return cv2.warpAffine(image, matrix, (w, h), borderMode=cv2.BORDER_REPLICATE)
-
-
 def _at_width(image: np.ndarray, width_px: int) -> np.ndarray:
-    scale = width_px / image.shape[1]
-    return cv2.resize(image, (width_px, max(2, round(image.shape[0] * scale))), interpolation=cv2.INTER_AREA)
+    return scaled(image, width_px / image.shape[1])
 
 
 SPECS = [PlateSpec("30A12345", Layout.CAR_ONE_LINE), PlateSpec("30K56789", Layout.CAR_TWO_LINE),
@@ -95,7 +89,7 @@ SPECS = [PlateSpec("30A12345", Layout.CAR_ONE_LINE), PlateSpec("30K56789", Layou
 @pytest.mark.parametrize("width", [60, 140, 400, 800])
 def test_loose_tilted_crops_from_60_to_800_px_read_exactly(reader: PlateReader, spec: PlateSpec, angle: float,
                                                            width: int) -> None:
-    crop = _at_width(_loose(_tilted(render_plate(spec, px_per_mm=3.0), angle)), width)
+    crop = _at_width(_loose(tilted(render_plate(spec, px_per_mm=3.0), angle)), width)
     read = reader.read_loose(crop)  # what read-plates runs
     assert read.status is ReadStatus.READ, read.reason
     assert read.text == spec.compact
@@ -107,7 +101,7 @@ def test_loose_tilted_crops_from_60_to_800_px_read_exactly(reader: PlateReader, 
 @pytest.mark.parametrize("width", [20, 30, 40])
 def test_tiny_crops_are_read_right_or_unreadable_never_misread(reader: PlateReader, spec: PlateSpec,
                                                                width: int) -> None:
-    read = reader.read_loose(_at_width(_loose(_tilted(render_plate(spec, px_per_mm=3.0), 4.0)), width))
+    read = reader.read_loose(_at_width(_loose(tilted(render_plate(spec, px_per_mm=3.0), 4.0)), width))
     assert read.text in ("", spec.compact)
     if read.status is ReadStatus.UNREADABLE:
         assert read.reason
@@ -124,7 +118,7 @@ def test_motion_blurred_two_line_plate_is_read_from_its_lines(reader: PlateReade
     """The fault seen on real video frames: PP-OCR's text detector finds no text on a blurred two-line plate.
     Cutting the lines by geometry and running the recogniser alone still reads it."""
     plate = render_plate(PlateSpec("29AA12345", Layout.MOTORBIKE), px_per_mm=1.0)
-    blurred = motion_blur(_loose(_tilted(plate, -5.0)), 9.0)
+    blurred = motion_blur(_loose(tilted(plate, -5.0)), 9.0)
     read = reader.read(blurred)
     assert read.status is ReadStatus.READ, read.reason
     assert read.text == "29AA12345"

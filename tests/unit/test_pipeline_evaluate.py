@@ -257,13 +257,14 @@ class _ReadsTightCropsOnly:
 
 
 def test_loose_crops_are_counted_right_wrong_or_unreadable_per_margin(tmp_path: Path) -> None:
-    from pipeline.evaluate import evaluate_loose_crops
+    from pipeline.evaluate import evaluate_loose_crops, loose_views
 
     _labels(tmp_path, [GOOD])  # the box is 100 × 30 px in a 400 × 200 image
-    outcomes = evaluate_loose_crops(tmp_path, _ReadsTightCropsOnly(), [0.0, 0.25, 1.0])  # type: ignore[arg-type]
+    views = loose_views([0.0, 0.25, 1.0])
+    outcomes = evaluate_loose_crops(tmp_path, _ReadsTightCropsOnly(), views)  # type: ignore[arg-type]
     # Widths 100, 150 (25 % on each side) and 210 (100 % on each side, the left edge clipped at 0).
-    assert {m: dict(c) for m, c in outcomes.counts.items()} == {0.0: {"right": 1}, 0.25: {"wrong": 1},
-                                                                1.0: {"unreadable": 1}}
+    assert {v.margin: dict(c) for v, c in outcomes.counts.items()} == {0.0: {"right": 1}, 0.25: {"wrong": 1},
+                                                                       1.0: {"unreadable": 1}}
     assert all(len(ms) == 1 and ms[0] >= 0 for ms in outcomes.ms.values())
 
 
@@ -271,11 +272,11 @@ def test_loose_crops_need_boxed_labels_and_margins_are_read_once(tmp_path: Path)
     import argparse
 
     from pipeline.cli import _margins
-    from pipeline.evaluate import evaluate_loose_crops
+    from pipeline.evaluate import evaluate_loose_crops, loose_views
 
     _labels(tmp_path, ['s,a.png,30A-123.45,30A12345,1,white,car,,1,x,'])
     with pytest.raises(LabelsError, match=r"labels\.csv: no readable plate has a bbox_xyxy"):
-        evaluate_loose_crops(tmp_path, _ReadsTightCropsOnly(), [0.0])  # type: ignore[arg-type]
+        evaluate_loose_crops(tmp_path, _ReadsTightCropsOnly(), loose_views([0.0]))  # type: ignore[arg-type]
     assert _margins("0.5,0,0.5,-0") == [0.5, 0.0]
     with pytest.raises(argparse.ArgumentTypeError, match="0 to 5"):
         _margins("0,9")
@@ -289,3 +290,24 @@ def test_detection_measures_with_nothing_to_measure_on_are_none_not_zero(tmp_pat
     s = summarise(totals)
     assert s["detection_recall"] is None and s["detection_precision"] is None
     assert s["plates_not_found"] == 1 and len(write_misses(totals, tmp_path / "out")) == 1
+
+
+def test_loose_crops_scaled_to_a_plate_width_and_tilted_both_ways(tmp_path: Path) -> None:
+    """`--plate-widths`: the crop is scaled so that the labelled plate (100 px) is the width asked for, whatever the
+    margin; `--tilt`: the crop keeps its size, turned one way for one label and the other way for the next."""
+    from pipeline.evaluate import LooseView, _cut_loose, evaluate_loose_crops, loose_views
+
+    _labels(tmp_path, [GOOD])
+    views = loose_views([0.0, 0.25], [60, 180])
+    assert [(v.plate_width_px, v.margin) for v in views] == [(60, 0.0), (60, 0.25), (180, 0.0), (180, 0.25)]
+    outcomes = evaluate_loose_crops(tmp_path, _ReadsTightCropsOnly(), views)  # type: ignore[arg-type]
+    # Crop widths 60, 90, 180 and 270: right, right, wrong, unreadable.
+    assert [dict(outcomes.counts[v]) for v in views] == [{"right": 1}, {"right": 1}, {"wrong": 1},
+                                                         {"unreadable": 1}]
+    image = np.zeros((200, 400, 3), np.uint8)
+    image[10:40, 10:110] = 255  # the labelled plate: white on black
+    box = load_labels(tmp_path)[0].box
+    assert box is not None
+    turned = [_cut_loose(image, box, LooseView(0.5, None, 8.0), i) for i in (0, 1)]
+    assert turned[0].shape == turned[1].shape == _cut_loose(image, box, LooseView(0.5), 0).shape
+    assert not np.array_equal(turned[0], turned[1])  # one turned clockwise, the other counter-clockwise
