@@ -271,7 +271,8 @@ class LooseCropOutcomes:
 def loose_views(margins: Sequence[float], plate_widths_px: Sequence[int] = (),
                 tilt_deg: float = 0.0) -> list[LooseView]:
     """Every margin at every plate width (none given: as photographed), all at one tilt."""
-    return [LooseView(m, w, tilt_deg) for w in (plate_widths_px or [None]) for m in margins]
+    widths: Sequence[int | None] = plate_widths_px or [None]
+    return [LooseView(m, w, tilt_deg) for w in widths for m in margins]
 
 
 def _cut_loose(image: ImageBGR, box: BoxXYXY, view: LooseView, index: int) -> ImageBGR:
