@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import difflib
 import itertools
+import math
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
 from typing import NamedTuple
@@ -28,7 +29,16 @@ import cv2
 from ocr.colour import PlateColourClassifier
 from ocr.engines import ImageBGR, TextBox, TextEngine
 from ocr.line_recogniser import RecognisedLine
-from ocr.localise import ONE_LINE_MIN_ASPECT, LocatedPlate, TextRegion, locate, pad_line, plate_regions, split_two_lines
+from ocr.localise import (
+    ONE_LINE_MIN_ASPECT,
+    LocatedPlate,
+    Region,
+    TextRegion,
+    locate,
+    pad_line,
+    plate_regions,
+    split_two_lines,
+)
 from rules import plate_grammar
 from rules.types import OcrCandidate, PlateColour, PlateLayout, PlateRead, ReadStatus
 
@@ -45,9 +55,31 @@ class ReaderSettings:
     substitution_penalty: float = 0.93  # each grammar repair costs this factor of confidence
     alternative_below: float = 0.90  # characters read less surely than this also try the recogniser's runner-up
     max_alternatives: int = 2  # at most this many unsure characters per line are varied (≤ 4 variants a line)
-    min_char_height_px: float = 6.0  # characters smaller than this are not read: a guess, not a read
+    # Characters smaller than this are not read: a guess, not a read. Two-line plates need taller ones, and wide
+    # enough ones: their lower line has six characters' room (five digits and a dot) across the plate's width.
+    # On rendered plates (`training.stress_rendered --width PX`, gates off): two-line plates with 6–8 px characters
+    # gave 5 wrong reads in 543 and none above 8 px; motorbike plates 32 px wide (5.3 px a character across) the
+    # last sure wrong reads and none at 36 px (6.0 px); one-line plates none at 6–8 px characters once the
+    # small-character gate below applies.
+    min_char_height_px: float = 6.0
+    min_two_line_char_height_px: float = 8.0
+    min_two_line_char_width_px: float = 5.7
     min_char_confidence: float = 0.55  # one character read less surely than this makes the plate unreadable
+    # Characters under `small_char_height_px` must each be read at least `small_char_confidence`: a plate 30–60 px
+    # wide is the one read surely wrong. Rendered plates, seeds 7 and 11, plain and hand-cut, as rendered and at 40,
+    # 56 and 80 px wide (2400 reads, gates off, then applied): 17 wrong reads with the 0.55 gate alone, 9 with 0.8
+    # below 12 px, for 42 fewer right.
+    small_char_height_px: float = 12.0
+    small_char_confidence: float = 0.80
+    # The product of the characters' confidences — the chance that every one of them is right — must be at least
+    # this: several characters each just above the per-character gate are together a guess (heavy motion blur).
+    # 0.5 = more likely right than wrong; on the same 2400 rendered reads it turned 3 of the 9 wrong reads into
+    # review for 7 of 2225 right ones.
+    min_plate_confidence: float = 0.5
     locate_side_px: int = 256  # `read_loose` looks for the plate's text on a copy of the crop this long
+    # ... and where it finds none, once more on a copy this long: a plate a third of a small crop's width has text
+    # too small for the detector at 256 px, and the whole crop read instead takes a car's body for the plate.
+    retry_locate_side_px: int = 512
 
 
 @dataclass(frozen=True)
@@ -85,6 +117,7 @@ _REPAIRED_CHAR_FACTOR = 0.8  # a character the grammar replaced by its look-alik
 
 # Character height as a share of the plate's height (DOMAIN §3 geometry: 76/110 mm one-line, 52/140 mm motorbike).
 _ONE_LINE_CHAR_HEIGHT, _TWO_LINE_CHAR_HEIGHT = 0.69, 0.37
+_TWO_LINE_CHARS_ACROSS = 6  # a two-line plate's lower line: five digits and a dot, edge to edge
 
 # Lines, the layout they imply, and whether their top-to-bottom order is known from geometry.
 _Hypothesis = tuple[list[TextLine], PlateLayout, bool]
@@ -185,10 +218,10 @@ class PlateReader:
             return _unreadable("crop too small", colour.colour, colour.confidence, ())
         located = locate(crop)
         char_h = located.image.shape[0] * (_TWO_LINE_CHAR_HEIGHT if located.two_line else _ONE_LINE_CHAR_HEIGHT)
-        if char_h < self.settings.min_char_height_px:
+        too_small = self._too_small(located, char_h)
+        if too_small:
             # Nor is its colour worth a claim: a few pixels of background are mostly the camera's noise.
-            return _unreadable(f"characters about {char_h:.0f} px high: too small to read", PlateColour.UNCERTAIN,
-                               0.0, ())
+            return _unreadable(f"{too_small}: too small to read", PlateColour.UNCERTAIN, 0.0, ())
         raw: list[OcrCandidate] = []
         best = self._best_of(self._lines_path(located), raw, colour.colour)
         if best is None or best.confidence < self.settings.accept_confidence or not located.tight:
@@ -207,11 +240,10 @@ class PlateReader:
         if best.confidence < self.settings.min_confidence:
             return _unreadable(f"confidence {best.confidence:.2f} below threshold", colour.colour,
                                colour.confidence, all_candidates)
-        weakest = min(best.char_confidences, default=0.0)
-        if weakest < self.settings.min_char_confidence:
-            # A plate with one character the recogniser hardly saw is a guess at that character (blur, glare).
-            return _unreadable(f"a character read at confidence {weakest:.2f}", colour.colour, colour.confidence,
-                               all_candidates)
+        too_unsure = self._too_unsure(best.char_confidences, char_h)
+        if too_unsure:
+            # A plate with one character the recogniser hardly saw, or several it saw unsurely, is a guess.
+            return _unreadable(too_unsure, colour.colour, colour.confidence, all_candidates)
         display = plate_grammar.format_plate(best.text, best.layout, best.family)
         return ScoredPlateRead(ReadStatus.READ, best.text, display, best.layout, colour.colour,
                                round(best.confidence, 4), round(colour.confidence, 4), all_candidates,
@@ -229,11 +261,15 @@ class PlateReader:
         h, w = crop.shape[:2]
         if find_text is None or min(h, w) < 8:
             return self.read(crop)
-        scale = self.settings.locate_side_px / max(h, w)
-        small = cv2.resize(crop, (max(1, round(w * scale)), max(1, round(h * scale))),
-                           interpolation=cv2.INTER_AREA if scale < 1 else cv2.INTER_LINEAR)
-        found: list[TextRegion] = find_text(small)
-        regions = plate_regions([line.scaled(1 / scale) for line in found], w, h)[:_LOOSE_REGIONS]
+        regions: list[Region] = []
+        for side in (self.settings.locate_side_px, self.settings.retry_locate_side_px):
+            scale = side / max(h, w)
+            small = cv2.resize(crop, (max(1, round(w * scale)), max(1, round(h * scale))),
+                               interpolation=cv2.INTER_AREA if scale < 1 else cv2.INTER_LINEAR)
+            found: list[TextRegion] = find_text(small)
+            regions = plate_regions([line.scaled(1 / scale) for line in found], w, h)[:_LOOSE_REGIONS]
+            if regions:
+                break
         if not regions or (regions[0][2] - regions[0][0] >= _FILLS * w and regions[0][3] - regions[0][1] >= _FILLS * h):
             return self.read(crop)  # no text found, or a crop the plate fills: cut tightly already
         reads = [self.read(crop[round(y1):round(y2), round(x1):round(x2)]) for x1, y1, x2, y2 in regions]
@@ -245,6 +281,29 @@ class PlateReader:
         if read:
             return max(read, key=lambda r: r.confidence)
         return replace(reads[0], candidates=_dedup(tuple(c for r in reads for c in r.candidates)))
+
+    def _too_small(self, located: LocatedPlate, char_h: float) -> str:
+        """Why the plate's characters are too small to read ("" when they are not)."""
+        s = self.settings
+        if char_h < (s.min_two_line_char_height_px if located.two_line else s.min_char_height_px):
+            return f"characters about {char_h:.0f} px high"
+        char_w = located.image.shape[1] / _TWO_LINE_CHARS_ACROSS
+        if located.two_line and char_w < s.min_two_line_char_width_px:
+            return f"characters about {char_w:.0f} px wide"
+        return ""
+
+    def _too_unsure(self, char_confidences: tuple[float, ...], char_h: float) -> str:
+        """Why a grammatical reading is still not sure enough to stand ("" when it is)."""
+        s = self.settings
+        weakest = min(char_confidences, default=0.0)
+        small = char_h < s.small_char_height_px
+        if weakest < (s.small_char_confidence if small else s.min_char_confidence):
+            return f"a character read at confidence {weakest:.2f}" + (
+                f" (characters about {char_h:.0f} px high)" if small else "")
+        joint = math.prod(char_confidences)
+        if joint < s.min_plate_confidence:
+            return f"its characters together read at confidence {joint:.2f}"
+        return ""
 
     def _lines_path(self, located: LocatedPlate) -> list[_Hypothesis]:
         layout = PlateLayout.TWO_LINE if located.two_line else PlateLayout.ONE_LINE
