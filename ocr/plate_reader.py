@@ -80,6 +80,7 @@ class ReaderSettings:
     # ... and where it finds none, once more on a copy this long: a plate a third of a small crop's width has text
     # too small for the detector at 256 px, and the whole crop read instead takes a car's body for the plate.
     retry_locate_side_px: int = 512
+    max_locate_upscale: float = 4.0  # ... but never enlarged more than this: a tiny crop holds no text to find
 
 
 @dataclass(frozen=True)
@@ -254,7 +255,8 @@ class PlateReader:
         part of it, next to a car's bright body (which the bright-blob search takes for the plate) or a dealer's
         sticker, and read at the crop's scale its characters are a few pixels high. So the plate is first found by
         its text (`ocr.localise.plate_regions` on the engine's text detector, run on a copy scaled to
-        `locate_side_px`) and each region found is read at full resolution, largest first. A crop the plate's text
+        `locate_side_px`, and where that finds none once more on a larger copy) and each region found is read at
+        full resolution, largest first. A crop the plate's text
         fills is read as it is, and so is one the engine finds no text in or any crop when the engine has no text
         detector of its own."""
         find_text = getattr(self.engine, "find_text", None)
@@ -262,8 +264,9 @@ class PlateReader:
         if find_text is None or min(h, w) < 8:
             return self.read(crop)
         regions: list[Region] = []
-        for side in (self.settings.locate_side_px, self.settings.retry_locate_side_px):
-            scale = side / max(h, w)
+        first = self.settings.locate_side_px / max(h, w)
+        retry = min(self.settings.retry_locate_side_px / max(h, w), self.settings.max_locate_upscale)
+        for scale in (first, retry) if retry > first else (first,):
             small = cv2.resize(crop, (max(1, round(w * scale)), max(1, round(h * scale))),
                                interpolation=cv2.INTER_AREA if scale < 1 else cv2.INTER_LINEAR)
             found: list[TextRegion] = find_text(small)
