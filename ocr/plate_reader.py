@@ -25,6 +25,7 @@ from dataclasses import dataclass, replace
 from typing import NamedTuple
 
 import cv2
+import numpy as np
 
 from ocr.colour import PlateColourClassifier
 from ocr.engines import ImageBGR, TextBox, TextEngine
@@ -281,6 +282,12 @@ class PlateReader:
             # Two plates in one crop (a neighbour's bumper) or a sticker the grammar accepts: not for a machine.
             return _unreadable("more than one plate-like text in the crop", reads[0].colour,
                                reads[0].colour_confidence, _dedup(tuple(c for r in reads for c in r.candidates)))
+        centre = min(range(len(regions)), key=lambda i: _distance_to_centre(regions[i], w, h))
+        if read and reads[centre].status is not ReadStatus.READ:
+            # The crop was cut around the plate in its middle; another vehicle's plate at its side is not that one.
+            return _unreadable("the plate-like text nearest the crop's centre could not be read (another could)",
+                               reads[centre].colour, reads[centre].colour_confidence,
+                               _dedup(tuple(c for r in reads for c in r.candidates)))
         if read:
             return max(read, key=lambda r: r.confidence)
         return replace(reads[0], candidates=_dedup(tuple(c for r in reads for c in r.candidates)))
@@ -417,6 +424,12 @@ def _char_confidences(text: str, confidence: float, lines: Sequence[TextLine]) -
         elif op != "delete":
             out.extend(0.5 * confidence for _ in range(j2 - j1))
     return tuple(round(c, 4) for c in out)
+
+
+def _distance_to_centre(region: Region, width: int, height: int) -> float:
+    """How far a region's centre is from the crop's, in shares of the crop's size."""
+    x1, y1, x2, y2 = region
+    return float(np.hypot((x1 + x2) / 2 / width - 0.5, (y1 + y2) / 2 / height - 0.5))
 
 
 def _dedup(candidates: tuple[OcrCandidate, ...]) -> tuple[OcrCandidate, ...]:

@@ -132,12 +132,12 @@ def _parser() -> argparse.ArgumentParser:
                          "plate's size on each side, 0 to 5, e.g. 0,0.1,0.25,0.5,1) with the OCR path alone, as "
                          "read-plates does, and print right / wrong / unreadable per margin (no misses files)")
     ev.add_argument("--plate-widths", metavar="PX", type=_plate_widths, default=[],
-                    help="with --loose-crops: also scale each crop so that the plate is this many pixels wide, for "
-                         "each width given (seen from afar or close up, e.g. 20,40,80,800); one row per width and "
-                         "margin")
+                    help="with --loose-crops: instead of reading the crops as photographed, scale each so that the "
+                         "plate is this many pixels wide, once per width given (seen from afar or close up, e.g. "
+                         "20,40,80,800); one row per width and margin")
     ev.add_argument("--tilt", metavar="DEG", type=_tilt, default=0.0,
                     help="with --loose-crops: turn each crop this many degrees, one label clockwise, the next "
-                         "counter-clockwise (0 to 20)")
+                         "counter-clockwise (0 to 20; printed as ±DEG)")
     ev.add_argument("--line-model", choices=_LINE_MODELS,
                     help=_LINE_MODEL_HELP)
 

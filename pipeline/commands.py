@@ -152,6 +152,9 @@ def cmd_read_plates(args: argparse.Namespace) -> int:
     return EXIT_INPUT if failures else EXIT_OK
 
 
+_MAX_LOOSE_CROP_PX = 8192  # a scaled loose crop wider than this is minutes of work and gigabytes for one read
+
+
 def _eval_loose_crops(args: argparse.Namespace, reader: PlateReader) -> int:
     from pipeline.evaluate import LabelsError, evaluate_loose_crops, loose_views
 
@@ -163,7 +166,8 @@ def _eval_loose_crops(args: argparse.Namespace, reader: PlateReader) -> int:
           f"{'median_ms':>9s}")
     for view, counts in loose.counts.items():
         width = str(view.plate_width_px) if view.plate_width_px else "as-is"
-        print(f"{width:>8s} {view.tilt_deg:5.1f} {view.margin:6.2f} {counts['right']:6d} {counts['wrong']:6d} "
+        tilt = f"±{view.tilt_deg:g}" if view.tilt_deg else "0"
+        print(f"{width:>8s} {tilt:>5s} {view.margin:6.2f} {counts['right']:6d} {counts['wrong']:6d} "
               f"{counts['unreadable']:10d} {statistics.median(loose.ms[view]):9.1f}")
     total = {k: sum(c[k] for c in loose.counts.values()) for k in ("right", "wrong", "unreadable")}
     crops = max(1, sum(total.values()))
@@ -176,6 +180,15 @@ def cmd_eval(args: argparse.Namespace) -> int:
     from pipeline.app import build_detectors, build_reader, set_threads
     from pipeline.evaluate import LabelsError, evaluate, load_eval_labels, summarise, write_misses
 
+    if args.plate_widths or args.tilt:
+        if not args.loose_crops:
+            raise UserError("--plate-widths and --tilt change the crops of --loose-crops: give --loose-crops too "
+                            "(e.g. --loose-crops 0)", EXIT_CONFIG)
+        widest = max(args.plate_widths, default=0) * (1 + 2 * max(args.loose_crops))
+        if widest > _MAX_LOOSE_CROP_PX:
+            raise UserError(f"--plate-widths {max(args.plate_widths)} with --loose-crops margin "
+                            f"{max(args.loose_crops):g} makes crops about {widest:.0f} px wide: at most "
+                            f"{_MAX_LOOSE_CROP_PX} (a smaller width or margin)", EXIT_CONFIG)
     app = _reading_app(args.config)
     if args.engine:
         app = app.model_copy(update={"ocr": app.ocr.model_copy(update={"engine": args.engine})})
@@ -192,9 +205,6 @@ def cmd_eval(args: argparse.Namespace) -> int:
     set_threads(app.runtime.inference_threads)
     if args.loose_crops:
         return _eval_loose_crops(args, build_reader(app, line_model))
-    if args.plate_widths or args.tilt:
-        raise UserError("--plate-widths and --tilt change the crops of --loose-crops: give --loose-crops too "
-                        "(e.g. --loose-crops 0)", EXIT_CONFIG)
     vehicle, plate = _with_errors(lambda: build_detectors(app))
     try:
         totals = evaluate(args.data, vehicle, plate, build_reader(app, line_model))

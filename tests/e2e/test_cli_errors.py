@@ -204,3 +204,13 @@ def test_the_two_detectors_models_swapped_exit_5_naming_the_mix_up(tmp_path: Pat
     [line] = assert_clean_failure(lez("run", "--config", str(config), "--no-kafka", "--out", str(tmp_path / "o"),
                                       timeout=120), EXIT_MODELS)
     assert said in line
+
+
+def test_eval_loose_crop_views_are_checked_before_any_work(tmp_path: Path) -> None:
+    """The largest values each option allows, together, would make 45,000 px crops (minutes and gigabytes per
+    read): refused at once, as is a view option without --loose-crops."""
+    [line] = assert_clean_failure(lez("eval", "--data", str(tmp_path), "--loose-crops", "5", "--plate-widths", "4096",
+                                      "--tilt", "20"), EXIT_CONFIG)
+    assert "makes crops about 45056 px wide: at most 8192" in line
+    [line] = assert_clean_failure(lez("eval", "--data", str(tmp_path), "--tilt", "5"), EXIT_CONFIG)
+    assert "give --loose-crops too" in line

@@ -241,3 +241,17 @@ def test_a_small_plate_on_a_bright_car_body_is_never_read_from_the_body(reader: 
         crop = plate_on_car_rear(plate, 1.0, seed)
         outcomes.append(_outcome(reader.read_loose(scaled(crop, plate_px / plate.shape[1])), spec))
     assert "wrong" not in outcomes, outcomes
+
+
+def test_a_crop_centred_on_an_unreadable_plate_does_not_answer_with_its_neighbours(reader: PlateReader) -> None:
+    """A crop cut generously around one vehicle's plate (in its middle) that also holds a neighbour's plate at its
+    side: when the plate in the middle cannot be read, the answer is review, not the neighbour's plate."""
+    neighbour = _loose(render_plate(PlateSpec("29K67890", Layout.CAR_ONE_LINE), px_per_mm=1.0))
+    hidden = _loose(obscure_plate(render_plate(PlateSpec("30A12345", Layout.CAR_ONE_LINE), px_per_mm=1.0), seed=3))
+    h, w = hidden.shape[:2]
+    canvas = np.full((h * 5, w * 4, 3), 60, np.uint8)
+    canvas[2 * h: 3 * h, int(1.5 * w): int(1.5 * w) + w] = hidden  # the plate the crop was cut around
+    canvas[4 * h - neighbour.shape[0]: 4 * h, : neighbour.shape[1]] = neighbour  # the neighbour's, low left
+    read = reader.read_loose(canvas)
+    assert read.status is ReadStatus.UNREADABLE, read.text
+    assert "nearest the crop's centre" in read.reason
