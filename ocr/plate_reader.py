@@ -40,6 +40,7 @@ from ocr.localise import (
     plate_regions,
     split_two_lines,
 )
+from ocr.text_lines import TextLine, group_lines, layout_from_shape
 from rules import plate_grammar
 from rules.types import OcrCandidate, PlateColour, PlateLayout, PlateRead, ReadStatus
 
@@ -93,15 +94,6 @@ class ScoredPlateRead(PlateRead):
 
 
 @dataclass(frozen=True)
-class TextLine:
-    text: str
-    confidence: float
-    char_confidences: tuple[float, ...] = ()  # per character of `text`; empty: every character has `confidence`
-    # Per character, the recogniser's most probable classes and their probabilities (empty when unknown).
-    char_classes: tuple[tuple[tuple[str, float], ...], ...] = ()
-
-
-@dataclass(frozen=True)
 class _Reading:
     text: str
     confidence: float
@@ -123,44 +115,6 @@ _TWO_LINE_CHARS_ACROSS = 6  # a two-line plate's lower line: five digits and a d
 
 # Lines, the layout they imply, and whether their top-to-bottom order is known from geometry.
 _Hypothesis = tuple[list[TextLine], PlateLayout, bool]
-
-
-def _same_line(a: TextBox, b: TextBox) -> bool:
-    """Boxes share a line when they overlap mostly vertically and hardly horizontally.
-
-    On tilted two-line plates the lines' boxes overlap vertically too; what tells them apart is that stacked
-    lines overlap *horizontally* while pieces of one line sit side by side.
-    """
-    v_overlap = min(a.y2, b.y2) - max(a.y1, b.y1)
-    h_overlap = min(a.x2, b.x2) - max(a.x1, b.x1)
-    narrower = max(1.0, min(a.x2 - a.x1, b.x2 - b.x1))
-    lower = max(1.0, min(a.height_px, b.height_px))
-    return v_overlap >= 0.5 * lower and h_overlap <= 0.3 * narrower
-
-
-def group_lines(boxes: Sequence[TextBox]) -> list[TextLine]:
-    """Group text boxes into lines, top to bottom, each line left to right."""
-    rows: list[list[TextBox]] = []
-    for box in sorted(boxes, key=lambda b: b.centre_y):
-        row = next((r for r in rows if all(_same_line(box, other) for other in r)), None)
-        if row is None:
-            rows.append([box])
-        else:
-            row.append(box)
-    rows.sort(key=lambda r: sum(b.centre_y for b in r) / len(r))
-    lines = []
-    for row in rows:
-        row.sort(key=lambda b: b.x1)
-        # Characters keep their own confidences where the engine gave them (the text must be plate characters).
-        confs = tuple(c for b in row for c in (b.char_confidences or tuple(b.confidence for _ in _clean(b.text))))
-        text = "".join(b.text for b in row)
-        lines.append(TextLine(text, min(b.confidence for b in row),
-                              confs if len(confs) == len(_clean(text)) else ()))
-    return lines
-
-
-def layout_from_shape(width_px: int, height_px: int) -> PlateLayout:
-    return PlateLayout.ONE_LINE if width_px >= ONE_LINE_MIN_ASPECT * height_px else PlateLayout.TWO_LINE
 
 
 def _prepare(crop: ImageBGR, settings: ReaderSettings) -> ImageBGR:
@@ -257,9 +211,9 @@ class PlateReader:
         sticker, and read at the crop's scale its characters are a few pixels high. So the plate is first found by
         its text (`ocr.localise.plate_regions` on the engine's text detector, run on a copy scaled to
         `locate_side_px`, and where that finds none once more on a larger copy) and each region found is read at
-        full resolution, largest first. A crop the plate's text
-        fills is read as it is, and so is one the engine finds no text in or any crop when the engine has no text
-        detector of its own."""
+        full resolution, largest first. A crop the plate's text fills is read as it is, and so is one the engine
+        finds no text in or any crop when the engine has no text detector of its own. When the crop holds two
+        plates, or the one in its middle cannot be read while another can, it goes to review."""
         find_text = getattr(self.engine, "find_text", None)
         h, w = crop.shape[:2]
         if find_text is None or min(h, w) < 8:
