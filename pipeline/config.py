@@ -128,7 +128,10 @@ class OcrConfig(Strict):
     engine: Literal["ppocr", "easyocr"] = "ppocr"
     min_confidence: float = Field(0.55, ge=0, le=1)
     det_limit_side_len: int = Field(160, ge=32, le=1024)
-    colours: tuple[PlateColour, ...] = (PlateColour.WHITE, PlateColour.YELLOW, PlateColour.BLUE, PlateColour.RED)
+    # The colours the classifier may answer (anything else is `uncertain`): none at all would make every plate's
+    # colour uncertain, so the rules could never tell a commercial (yellow) plate from a private one.
+    colours: tuple[PlateColour, ...] = Field(
+        (PlateColour.WHITE, PlateColour.YELLOW, PlateColour.BLUE, PlateColour.RED), min_length=1)
     threads: int = Field(1, ge=1, le=64)
 
 

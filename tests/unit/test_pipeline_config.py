@@ -65,6 +65,13 @@ def test_out_of_range_value_is_an_error(tmp_path: Path) -> None:
     assert info.value.lines[0].startswith(f"{path}:9: runtime.queue_size:")
 
 
+def test_an_empty_colour_list_is_an_error(tmp_path: Path) -> None:
+    path = _write(tmp_path, GOOD + "ocr:\n  colours: []\n")
+    with pytest.raises(ConfigError) as info:
+        load_model(AppConfig, path)
+    assert info.value.lines[0].startswith(f"{path}:9: ocr.colours:")
+
+
 def test_naive_start_time_is_refused(tmp_path: Path) -> None:
     path = _write(tmp_path, GOOD.replace("    source: clip.mp4\n",
                                          "    source: clip.mp4\n    start_time: '2026-07-03T19:00:00'\n"))
