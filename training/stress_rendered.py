@@ -128,8 +128,9 @@ def main() -> None:
     from rules.types import ReadStatus
 
     engine: TextEngine = EasyOcrEngine() if args.engine == "easyocr" else RapidOcrEngine(line_model=args.line_model)
-    settings = (ReaderSettings(min_char_confidence=0.0, small_char_confidence=0.0) if args.sweep_char_gate
-                else ReaderSettings())
+    # The sweep reads with every confidence gate off, so that each gate's effect can be counted on its own.
+    settings = (ReaderSettings(min_char_confidence=0.0, small_char_confidence=0.0, min_plate_confidence=0.0)
+                if args.sweep_char_gate else ReaderSettings())
     if args.locate_side:
         settings = replace(settings, locate_side_px=args.locate_side)
     reader = PlateReader(engine, PlateColourClassifier(), settings)
