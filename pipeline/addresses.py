@@ -1,5 +1,5 @@
-"""Addresses checked before anything tries to connect: Kafka bootstrap lists (`host:port[,host:port...]`) and
-which camera sources are network streams.
+"""Addresses checked before anything tries to connect or listen: Kafka bootstrap lists (`host:port[,host:port...]`),
+which camera sources are network streams, and whether a service's bind address is loopback.
 
 A malformed address used to surface as "broker unreachable" after a 5 s timeout (exit 4); it is a configuration
 mistake (exit 2) and says so at once. Kept free of heavy imports: the CLI's argument parser uses it.
@@ -36,3 +36,16 @@ def bootstrap_problem(text: str) -> str | None:
         if not port.isdigit() or not 0 < int(port) < 65536:
             return f"{part.strip()!r}: port must be a number from 1 to 65535"
     return None
+
+
+def is_loopback(host: str) -> bool:
+    """True for an address only this machine can reach: `localhost`, 127.0.0.0/8, ::1. Never resolves a name (config
+    is pure data): any other name, `0.0.0.0`, `::` and the empty string (all interfaces) are not loopback."""
+    from ipaddress import ip_address
+
+    if host.lower() == "localhost":
+        return True
+    try:
+        return ip_address(host).is_loopback
+    except ValueError:
+        return False

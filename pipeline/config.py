@@ -14,7 +14,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationInfo, field_validator, model_validator
 
-from pipeline.addresses import bootstrap_problem, camera_url_problem
+from pipeline.addresses import bootstrap_problem, camera_url_problem, is_loopback
 from rules.types import PlateColour
 
 
@@ -124,15 +124,32 @@ class DetectorsConfig(Strict):
         return data
 
 
+# The lowest `ocr.min_confidence` a box may run with. Below the gate a plate is unreadable and goes to review; at 0
+# every OCR guess would be a read that can fine someone. 0.55 (the default) is the gate measured in docs/accuracy.md.
+MIN_OCR_CONFIDENCE = 0.3
+
+
 class OcrConfig(Strict):
     engine: Literal["ppocr", "easyocr"] = "ppocr"
-    min_confidence: float = Field(0.55, ge=0, le=1)
+    min_confidence: float = Field(0.55, le=1, description="reads less sure than this are unreadable (review); "
+                                  f"{MIN_OCR_CONFIDENCE} to 1")
     det_limit_side_len: int = Field(160, ge=32, le=1024)
     # The colours the classifier may answer (anything else is `uncertain`): none at all would make every plate's
     # colour uncertain, so the rules could never tell a commercial (yellow) plate from a private one.
     colours: tuple[PlateColour, ...] = Field(
         (PlateColour.WHITE, PlateColour.YELLOW, PlateColour.BLUE, PlateColour.RED), min_length=1)
     threads: int = Field(1, ge=1, le=64)
+
+    @field_validator("min_confidence")
+    @classmethod
+    def _not_a_guess(cls, value: float) -> float:
+        # One check (not `gt=0` besides) so that 0 and 0.1 alike get the reason, not just a bound.
+        if value < MIN_OCR_CONFIDENCE:
+            raise ValueError(f"{value} is below {MIN_OCR_CONFIDENCE}: a read this unsure fines the wrong person "
+                             f"(at 0 every OCR guess would be a read that can be fined). The default 0.55 is the "
+                             f"gate measured on real and rendered plates (docs/accuracy.md); allowed: "
+                             f"{MIN_OCR_CONFIDENCE} to 1")
+        return value
 
 
 class TrackingConfig(Strict):
@@ -192,10 +209,22 @@ class LiveCameraConfig(Strict):
 class HealthConfig(Strict):
     """`/healthz`, `/readyz` and `/metrics` over HTTP, and camera health to `lez.camera-health.v1`."""
 
-    host: str = Field("127.0.0.1", description="bind address; loopback unless a reverse proxy needs otherwise")
+    # Before `host`, so that its validator sees it. Plates are personal data and /metrics describes the box:
+    # reachable from the network only when someone chose it (DESIGN §7: services bind to loopback by default).
+    allow_non_loopback: bool = Field(False, description="true to let `host` be a non-loopback address")
+    host: str = Field("127.0.0.1", description="bind address; loopback unless allow_non_loopback is true")
     port: int | None = Field(None, ge=0, le=65535, description="None = no HTTP endpoint, 0 = an ephemeral port")
     publish_interval_s: float = Field(10.0, gt=0, description="camera health message period")
     stale_after_s: float = Field(10.0, gt=0, description="a camera with no frame for this long is not ready")
+
+    @field_validator("host")
+    @classmethod
+    def _loopback_unless_chosen(cls, value: str, info: ValidationInfo) -> str:
+        if not is_loopback(value) and not info.data.get("allow_non_loopback", False):
+            raise ValueError(f"{value!r} is not a loopback address: /healthz /readyz /metrics would be reachable "
+                             "from the network. Bind 127.0.0.1 (behind a reverse proxy), or, if the network must "
+                             "reach it directly, set health.allow_non_loopback: true")
+        return value
 
 
 class AppConfig(Strict):

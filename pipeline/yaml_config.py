@@ -64,8 +64,8 @@ def _duplicate_keys(node: yaml.Node, path: KeyPath) -> Iterator[tuple[KeyPath, i
 
 
 def load_yaml(path: Path) -> tuple[Any, dict[KeyPath, int]]:
-    """Parse a YAML file; returns the data and the line of every key path. Syntax errors and repeated keys become
-    ConfigError."""
+    """Parse a YAML file; returns the data and the line of every key path. Syntax errors, repeated keys and an empty
+    file become ConfigError."""
     try:
         text = path.read_text(encoding="utf-8")
     except FileNotFoundError:
@@ -82,8 +82,11 @@ def load_yaml(path: Path) -> tuple[Any, dict[KeyPath, int]]:
         mark = exc.problem_mark
         line = mark.line + 1 if mark is not None else 0
         raise ConfigError([f"{path}:{line}: YAML syntax error: {exc.problem}"]) from None
-    if node is None:
-        return data, {}
+    if node is None or data is None:
+        # Nothing to validate and no line to cite: "cameras: Field required" at line 0 would send a person looking
+        # for a key in a file that has none.
+        raise ConfigError([f"{path}:1: the file is empty (no config keys, only blank lines, comments or null): a "
+                           "YAML mapping of config keys was expected"])
     duplicates = [f"{path}:{line}: {'.'.join(str(p) for p in key_path)}: duplicate key (first at line {first})"
                   for key_path, line, first in _duplicate_keys(node, ())]
     if duplicates:
@@ -122,7 +125,7 @@ def validate(model: type[M], data: Any, lines: dict[KeyPath, int], path: Path) -
             # Discriminated unions add the tag as a path element that is not in the file.
             file_loc = tuple(p for p in loc if p in _keys_in(lines) or isinstance(p, int))
             key = ".".join(str(p) for p in loc) or "(top level)"
-            messages.append(f"{path}:{line_for(file_loc, lines)}: {key}: {err['msg']}")
+            messages.append(f"{where(path, file_loc, lines)}: {key}: {err['msg']}")  # never "file:0"
         raise ConfigError(messages) from None
 
 

@@ -3,7 +3,8 @@
 Pure data: pydantic v2 models, `extra="forbid"`, frozen; validators only check shape and cross-references, they
 never read files or look anything up. Dates are local calendar dates in `RulesConfig.timezone`, both ends inclusive
 (`effective_to: 2027-12-31` means the whole of 31 Dec 2027). Time windows are local "HH:MM", start inclusive,
-end exclusive, "24:00" allowed as an end; an end at or before the start wraps past midnight.
+end exclusive, "24:00" allowed as an end; an end before the start wraps past midnight (22:00–06:00 is 22:00 up to
+06:00 the next morning, on the `days` the window starts); start == end is refused (empty, or a whole day?).
 """
 
 from __future__ import annotations
@@ -164,7 +165,9 @@ class GatewayConfig(_Frozen):
 
 
 class TimeWindow(_Frozen):
-    """Local time of day, start inclusive, end exclusive; end <= start wraps past midnight."""
+    """Local time of day, start inclusive, end exclusive. An end before the start wraps past midnight: 22:00–06:00
+    holds 23:00 and 05:59, not 06:00 nor 12:00. An end equal to the start is refused: it could mean no time at all
+    or the whole day (that is 00:00–24:00)."""
 
     start: str = "00:00"
     end: str = "24:00"
@@ -182,6 +185,10 @@ class TimeWindow(_Frozen):
     def _start_not_2400(self) -> Self:
         if self.start == "24:00":
             raise ValueError("a window cannot start at 24:00; use '00:00'")
+        if self.start == self.end:
+            raise ValueError(f"start and end are both {self.start!r}: an empty window or the whole day? For the "
+                             "whole day write start '00:00', end '24:00'; a night window wraps past midnight with "
+                             "an end before its start (e.g. '22:00' to '06:00')")
         return self
 
     @property

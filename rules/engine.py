@@ -181,8 +181,8 @@ def liability_window(policy: PolicyConfig, passage: Passage, local: datetime) ->
 
 
 def in_window(policy: PolicyConfig, local: datetime) -> bool:
-    """Local weekday and time-of-day test. Start inclusive, end exclusive; a wrapping window (end <= start) belongs
-    to the weekday it starts on, so "fri 22:00–06:00" covers Saturday 05:59."""
+    """Local weekday and time-of-day test. Start inclusive, end exclusive; a wrapping window (end before start, the
+    config refuses end == start) belongs to the weekday it starts on, so "fri 22:00–06:00" covers Saturday 05:59."""
     start, end = policy.window.start_minute, policy.window.end_minute
     minute = local.hour * 60 + local.minute  # seconds are below the window's resolution: 23:59:59.999 is 23:59
     today = WEEKDAYS[local.weekday()]

@@ -263,3 +263,67 @@ def test_empty_registry_path_is_an_error_not_no_registry(tmp_path: Path) -> None
     _, rules, lines = _registry_path_error(tmp_path, '""')
     assert lines == [f"{rules}:4: registry_path: Value error, registry_path is empty: name the registry file, or "
                      "leave the key out for no registry"]
+
+
+# From a fresh-user trial of validate-config: an OCR gate of 0, a health endpoint on 0.0.0.0, an empty file.
+ONE_CAMERA = "rules_file: r.yaml\ncameras:\n  - {id: c, source: rtsp://cam/1}\n"
+
+
+@pytest.mark.parametrize("value", ["0", "0.0", "0.1", "0.29", "-0.2"])
+def test_an_ocr_gate_below_0_3_is_refused_with_the_reason(tmp_path: Path, value: str) -> None:
+    path = tmp_path / "box.yaml"
+    path.write_text(f"{ONE_CAMERA}ocr:\n  min_confidence: {value}\n")
+    with pytest.raises(ConfigError) as info:
+        load_model(AppConfig, path)
+    [line] = info.value.lines
+    assert line.startswith(f"{path}:5: ocr.min_confidence: ")
+    assert "below 0.3: a read this unsure fines the wrong person" in line and "default 0.55" in line
+
+
+@pytest.mark.parametrize("value", [0.3, 0.55, 1])
+def test_an_ocr_gate_from_0_3_to_1_loads(tmp_path: Path, value: float) -> None:
+    path = tmp_path / "box.yaml"
+    path.write_text(f"{ONE_CAMERA}ocr:\n  min_confidence: {value}\n")
+    assert load_model(AppConfig, path).ocr.min_confidence == value
+
+
+@pytest.mark.parametrize("host", ["0.0.0.0", "'::'", "192.168.1.20", "box.example", "''"])
+def test_a_non_loopback_health_host_is_refused_unless_chosen(tmp_path: Path, host: str) -> None:
+    path = tmp_path / "box.yaml"
+    head = ONE_CAMERA + "health:\n  port: 9108\n"
+    path.write_text(head + f"  host: {host}\n")
+    with pytest.raises(ConfigError) as info:
+        load_model(AppConfig, path)
+    [line] = info.value.lines
+    assert line.startswith(f"{path}:6: health.host: ") and "not a loopback address" in line
+    assert "health.allow_non_loopback: true" in line
+    path.write_text(head + f"  host: {host}\n  allow_non_loopback: true\n")
+    assert load_model(AppConfig, path).health.allow_non_loopback
+
+
+@pytest.mark.parametrize("host", ["127.0.0.1", "127.0.0.53", "::1", "localhost", "LOCALHOST"])
+def test_a_loopback_health_host_needs_no_opt_in(tmp_path: Path, host: str) -> None:
+    path = tmp_path / "box.yaml"
+    path.write_text(f"{ONE_CAMERA}health:\n  host: {host}\n")
+    health = load_model(AppConfig, path).health
+    assert not health.allow_non_loopback and health.host == host
+
+
+@pytest.mark.parametrize("text", ["", "\n\n", "# nothing yet\n", "---\n", "~\n"])
+def test_an_empty_box_config_says_so_with_line_1(tmp_path: Path, text: str,
+                                                 capsys: pytest.CaptureFixture[str]) -> None:
+    path = tmp_path / "box.yaml"
+    path.write_text(text)
+    assert main(["validate-config", str(path)]) == EXIT_CONFIG
+    [line] = _error_lines(capsys.readouterr().err)
+    assert line.startswith(f"{path}:1: the file is empty") and ":0:" not in line
+
+
+def test_an_empty_rules_file_is_named_as_empty(tmp_path: Path) -> None:
+    config = _box(tmp_path, "    source: rtsp://cam/1\n")
+    rules = config.parent / "rules.yaml"
+    rules.write_text("# zones to come\n")
+    with pytest.raises(ConfigError) as info:
+        load_config(config)
+    [line] = info.value.lines
+    assert line.startswith(f"{rules}:1: the file is empty")

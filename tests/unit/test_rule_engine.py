@@ -9,8 +9,8 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from rules.config import RulesConfig
-from rules.engine import RuleEngine
+from rules.config import PolicyConfig, RulesConfig
+from rules.engine import RuleEngine, in_window
 from rules.registry import Registry
 from rules.types import (
     Action,
@@ -208,6 +208,17 @@ def test_wrapping_window_belongs_to_the_day_it_starts() -> None:
              datetime(2026, 7, 3, 5, 0, tzinfo=LOCAL): Outcome.COMPLIANT}  # Friday early = Thursday's night
     for at, outcome in cases.items():
         assert engine.decide(passage("30A12345", at)).outcome is outcome, at
+
+
+@pytest.mark.parametrize(("hour", "minute", "inside"), [
+    (23, 0, True), (5, 59, True), (6, 0, False), (12, 0, False),  # from a fresh-user trial
+    (22, 0, True), (21, 59, False), (0, 0, True), (23, 59, True),
+])
+def test_a_window_ending_before_it_starts_wraps_past_midnight(hour: int, minute: int, inside: bool) -> None:
+    policy = PolicyConfig.model_validate({"id": "night", "zone_ids": ["hk-area1"], "effective_from": "2026-07-01",
+                                          "window": {"start": "22:00", "end": "06:00"}, "action": "warn"})
+    for day in range(6, 13):  # every weekday, Mon 6 Jul 2026 to Sun 12 Jul: all days are in the policy
+        assert in_window(policy, datetime(2026, 7, day, hour, minute, tzinfo=LOCAL)) is inside, (day, hour, minute)
 
 
 def test_unknown_timezone_is_refused() -> None:

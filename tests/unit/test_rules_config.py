@@ -89,6 +89,8 @@ def test_duplicate_ids_are_rejected() -> None:
     ({"start": "7:00", "end": "24:00"}, "HH:MM"),
     ({"start": "19:00", "end": "24:01"}, "HH:MM"),
     ({"start": "24:00", "end": "06:00"}, "cannot start at 24:00"),
+    ({"start": "06:00", "end": "06:00"}, "start and end are both '06:00': an empty window or the whole day"),
+    ({"start": "00:00", "end": "00:00"}, "whole day write start '00:00', end '24:00'"),
 ])
 def test_bad_time_windows(window: dict[str, Any], message: str) -> None:
     with pytest.raises(ValidationError, match=message):
@@ -194,3 +196,25 @@ def test_phase_with_its_own_geometry_and_dates() -> None:
 def test_unknown_timezone_is_a_config_error_not_a_crash() -> None:
     with pytest.raises(ValidationError, match="unknown IANA time zone 'Mars/Olympus'"):
         RulesConfig.model_validate({**minimal(), "timezone": "Mars/Olympus"})
+
+
+@pytest.mark.parametrize(("start", "end"), [("22:00", "06:00"), ("00:00", "24:00"), ("19:00", "24:00"),
+                                            ("23:59", "00:00")])
+def test_windows_that_wrap_or_fill_the_day_are_accepted(start: str, end: str) -> None:
+    assert TimeWindow.model_validate({"start": start, "end": end}).start == start
+
+
+def test_a_window_that_starts_where_it_ends_names_file_line_and_key(tmp_path: Path) -> None:
+    from pipeline.yaml_config import ConfigError, load_model
+
+    rules = ROOT / "configs/demo/rules.yaml"
+    text = rules.read_text(encoding="utf-8")
+    assert 'window: {start: "19:00", end: "24:00"}' in text
+    path = tmp_path / "rules.yaml"
+    path.write_text(text.replace('window: {start: "19:00", end: "24:00"}', 'window: {start: "19:00", end: "19:00"}'),
+                    encoding="utf-8")
+    line = 1 + text[:text.index('window: {start: "19:00"')].count("\n")
+    with pytest.raises(ConfigError) as info:
+        load_model(RulesConfig, path)
+    [message] = info.value.lines
+    assert message.startswith(f"{path}:{line}: policies.0.window: ") and "both '19:00'" in message
