@@ -28,6 +28,7 @@ import cv2
 import numpy as np
 
 from ocr.colour import PlateColourClassifier
+from ocr.completeness import covered_character, missing_character
 from ocr.engines import ImageBGR, TextBox, TextEngine
 from ocr.line_recogniser import RecognisedLine
 from ocr.localise import (
@@ -103,6 +104,7 @@ class _Reading:
     # The family the grammar read it as: an 8-character two-line string is a car (`61T` / `322.22`) or an old
     # motorbike (`61-T3` / `2222`), and where the lines broke decides which — the display must follow it.
     family: plate_grammar.PlateFamily | None = None
+    missing: str = ""  # why a character seems hidden (a line's printed separators disagree with its characters)
 
 
 _FILLS = 0.85  # a crop whose largest text region is at least this share of its width and height is tight already
@@ -158,7 +160,7 @@ def line_variants(line: RecognisedLine, below: float, limit: int) -> list[TextLi
         for i in chosen:
             chars[i], cc[i] = alts[i][0], alts[i][1]
         mean = sum(cc) / len(cc) if cc else 0.0
-        variants.append(TextLine("".join(chars), mean, tuple(cc), classes))
+        variants.append(TextLine("".join(chars), mean, tuple(cc), classes, missing_character(line.text)))
     return variants
 
 
@@ -180,14 +182,15 @@ class PlateReader:
             return _unreadable(f"{too_small}: too small to read", PlateColour.UNCERTAIN, 0.0, ())
         raw: list[OcrCandidate] = []
         best = self._best_of(self._lines_path(located), raw, colour.colour)
-        if best is None or best.confidence < self.settings.accept_confidence or not located.tight:
+        if best is None or best.confidence < self.settings.accept_confidence or not located.tight or best.missing:
             slow = self._best_of(self._detector_path(crop), raw, colour.colour)
             if not located.tight and best is not None and slow is not None and slow.text != best.text:
                 # No plate found in the crop (a loose crop), so the lines path read guessed lines; the text
                 # detector, which finds them, read something else: neither is sure enough to fine anyone.
                 return _unreadable("plate not located in the crop, and its two readings differ", colour.colour,
                                    colour.confidence, _dedup(best.candidates + slow.candidates + tuple(raw)))
-            if slow is not None and (best is None or slow.confidence > best.confidence):
+            if slow is not None and (best is None or (not slow.missing, slow.confidence) >
+                                     (not best.missing, best.confidence)):
                 best = slow
         if best is None:
             reason = "no text found" if not raw else "text does not match the plate grammar"
@@ -196,6 +199,12 @@ class PlateReader:
         if best.confidence < self.settings.min_confidence:
             return _unreadable(f"confidence {best.confidence:.2f} below threshold", colour.colour,
                                colour.confidence, all_candidates)
+        hidden = best.missing or (self._covered(located) if located.tight else "")
+        if hidden:
+            # The plate's printed layout says a character is hidden, or something covers one (mud, a rack, the
+            # frame's edge): the shorter plate the grammar accepts, or a bar read as `1`, is not the vehicle's.
+            return _unreadable(f"a character seems hidden: {hidden}", colour.colour, colour.confidence,
+                               all_candidates)
         too_unsure = self._too_unsure(best.char_confidences, char_h)
         if too_unsure:
             # A plate with one character the recogniser hardly saw, or several it saw unsurely, is a guess.
@@ -245,6 +254,10 @@ class PlateReader:
         if read:
             return max(read, key=lambda r: r.confidence)
         return replace(reads[0], candidates=_dedup(tuple(c for r in reads for c in r.candidates)))
+
+    @staticmethod
+    def _covered(located: LocatedPlate) -> str:
+        return covered_character(list(split_two_lines(located.image)) if located.two_line else [located.image])
 
     def _too_small(self, located: LocatedPlate, char_h: float) -> str:
         """Why the plate's characters are too small to read ("" when they are not)."""
@@ -299,17 +312,19 @@ class PlateReader:
         boxes = self.engine.read(prepared)
         cuts = [prepared[max(0, int(b.y1)):int(b.y2) + 1, max(0, int(b.x1)):int(b.x2) + 1] for b in boxes]
         if boxes and all(c.size for c in cuts) and getattr(self.engine, "recognise_lines", None) is not None:
-            reread = [_plate_chars(r) for r in self._recognise_lines([pad_line(c) for c in cuts])]
-            boxes = [TextBox(text, b.confidence if not confs else sum(confs) / len(confs), b.x1, b.y1, b.x2, b.y2,
+            reread = self._recognise_lines([pad_line(c) for c in cuts])
+            # The text keeps its printed separators (the grammar drops them; the completeness check reads them).
+            boxes = [TextBox(r.text, b.confidence if not confs else sum(confs) / len(confs), b.x1, b.y1, b.x2, b.y2,
                              char_confidences=confs)
-                     for (text, confs, _, _), b in zip(reread, boxes, strict=True) if text]
+                     for r, (text, confs, _, _), b in zip(reread, map(_plate_chars, reread), boxes, strict=True)
+                     if text]
         lines = group_lines(boxes)
         hypotheses = [lines] if lines else []
         if layout_from_shape(crop.shape[1], crop.shape[0]) is PlateLayout.TWO_LINE and len(lines) < 2:
-            halves = [_plate_chars(r) for r in self._recognise_lines(
-                [_prepare(half, self.settings) for half in split_two_lines(crop)])]
-            split = [TextLine(h.text, sum(h.confidences) / len(h.confidences), h.confidences, h.classes)
-                     for h in halves if h.text]
+            halves = self._recognise_lines([_prepare(half, self.settings) for half in split_two_lines(crop)])
+            split = [TextLine(h.text, sum(h.confidences) / len(h.confidences), h.confidences, h.classes,
+                              missing_character(r.text))
+                     for r, h in zip(halves, map(_plate_chars, halves), strict=True) if h.text]
             if len(split) == 2:
                 hypotheses.append(split)
         # The lines found decide the layout; the crop's shape is only a hint (detector boxes are loose).
@@ -322,7 +337,9 @@ class PlateReader:
             raw.extend(OcrCandidate(_clean(line.text), round(min(1.0, line.confidence), 4),
                                     f"{self.engine.name}:raw") for line in lines if _clean(line.text))
             found = self._best_candidate(lines, layout, ordered, colour)
-            if found is not None and (best is None or found.confidence > best.confidence):
+            # A reading whose separators say a character is hidden ranks below every whole one.
+            if found is not None and (best is None or (not found.missing, found.confidence) >
+                                      (not best.missing, best.confidence)):
                 best = found
         return best
 
@@ -347,7 +364,8 @@ class PlateReader:
         # reading (a dropped character) must not overtake the right one just because that one is ambiguous.
         if top.ambiguous and char_confs[3] < self.settings.alternative_below:
             conf *= 0.5
-        return _Reading(top.compact, conf, layout, candidates, char_confs, top.family)
+        missing = next((line.missing for line in lines if line.missing), "")
+        return _Reading(top.compact, conf, layout, candidates, char_confs, top.family, missing)
 
 
 def _char_confidences(text: str, confidence: float, lines: Sequence[TextLine]) -> tuple[float, ...]:

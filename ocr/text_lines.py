@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 
+from ocr.completeness import missing_character
 from ocr.engines import TextBox
 from ocr.localise import ONE_LINE_MIN_ASPECT
 from rules import plate_grammar
@@ -18,6 +19,9 @@ class TextLine:
     char_confidences: tuple[float, ...] = ()  # per character of `text`; empty: every character has `confidence`
     # Per character, the recogniser's most probable classes and their probabilities (empty when unknown).
     char_classes: tuple[tuple[tuple[str, float], ...], ...] = ()
+    # Why a character of the line seems hidden (`ocr.completeness.missing_character` on the text as read, with its
+    # printed separators); "" when nothing says so.
+    missing: str = ""
 
 
 def _clean(text: str) -> str:
@@ -54,7 +58,7 @@ def group_lines(boxes: Sequence[TextBox]) -> list[TextLine]:
         confs = tuple(c for b in row for c in (b.char_confidences or tuple(b.confidence for _ in _clean(b.text))))
         text = "".join(b.text for b in row)
         lines.append(TextLine(text, min(b.confidence for b in row),
-                              confs if len(confs) == len(_clean(text)) else ()))
+                              confs if len(confs) == len(_clean(text)) else (), missing=missing_character(text)))
     return lines
 
 

@@ -30,3 +30,33 @@ def tilted(image: ImageBGR, angle_deg: float) -> ImageBGR:
     matrix = cv2.getRotationMatrix2D((w / 2, h / 2), angle_deg, 1.0)
     out: ImageBGR = cv2.warpAffine(image, matrix, (w, h), borderMode=cv2.BORDER_REPLICATE)
     return out
+
+
+OCCLUSIONS = ("paint-right", "block", "cut-right")
+_HIDDEN_SHARE = 0.2  # of the plate's width: the right fifth painted over or cut off
+_BLOCK_CENTRES = (0.25, 0.35, 0.45, 0.55, 0.65, 0.75)  # where a block is put, as shares of the plate's width
+
+
+def occluded(image: ImageBGR, plate_box: tuple[float, float, float, float], kind: str, index: int) -> ImageBGR:
+    """`image` with part of the plate at `plate_box` (x1, y1, x2, y2 in pixels) hidden, as mud, a bike rack or
+    the frame's edge hide it: `paint-right` paints its right fifth grey, `block` puts a dark block the size of one
+    character over its (lower) line at a place chosen by `index`, `cut-right` cuts the image off a fifth short of
+    the plate's right edge. The right outcome for such a plate is review, never a shorter plate."""
+    if kind not in OCCLUSIONS:
+        raise ValueError(f"unknown occlusion {kind!r}: one of {', '.join(OCCLUSIONS)}")
+    x1, y1, x2, y2 = plate_box
+    pw, ph = x2 - x1, y2 - y1
+    hidden_x = round(x2 - _HIDDEN_SHARE * pw)
+    if kind == "cut-right":
+        cut: ImageBGR = image[:, :max(1, hidden_x)].copy()
+        return cut
+    out: ImageBGR = image.copy()
+    if kind == "paint-right":
+        out[max(0, round(y1)):round(y2), max(0, hidden_x):round(x2)] = (128, 128, 128)
+        return out
+    two_line = pw < 3.0 * ph
+    centre = x1 + _BLOCK_CENTRES[index % len(_BLOCK_CENTRES)] * pw
+    half_w = (0.085 if two_line else 0.05) * pw
+    top, bottom = (y1 + 0.52 * ph, y1 + 0.9 * ph) if two_line else (y1 + 0.12 * ph, y1 + 0.88 * ph)
+    out[max(0, round(top)):round(bottom), max(0, round(centre - half_w)):round(centre + half_w)] = (25, 25, 25)
+    return out

@@ -25,6 +25,8 @@ log = logging.getLogger("lez_anpr")
 # The plate-line recognisers `read-plates` and `eval` can measure (ocr.engines.LINE_MODELS; a box runs
 # "ppocr-plate").
 _LINE_MODELS = ["ppocr-plate", "ppocr", "crnn", "ppocr+crnn"]
+# The ways `eval --loose-crops --occlude` hides part of a plate (ocr.views.OCCLUSIONS; not imported: it needs cv2).
+_OCCLUSIONS = ["paint-right", "block", "cut-right"]
 _LINE_MODEL_HELP = ("plate-line recogniser of the ppocr engine: ppocr-plate, PP-OCRv4's fine-tuned on rendered "
                     "plates (default, the only one a box runs); for measurement, the original PP-OCRv4, the plate "
                     "CRNN alone or fused with the original (docs/accuracy.md)")
@@ -138,6 +140,10 @@ def _parser() -> argparse.ArgumentParser:
     ev.add_argument("--tilt", metavar="DEG", type=_tilt, default=0.0,
                     help="with --loose-crops: turn each crop this many degrees, one label clockwise, the next "
                          "counter-clockwise (0 to 20; printed as ±DEG)")
+    ev.add_argument("--occlude", choices=_OCCLUSIONS,
+                    help="with --loose-crops: hide part of each plate first (its right fifth painted grey, a dark "
+                         "block over one character, the crop cut a fifth short of its right edge): the right "
+                         "outcome is unreadable, so what counts is wrong reads")
     ev.add_argument("--line-model", choices=_LINE_MODELS,
                     help=_LINE_MODEL_HELP)
 

@@ -159,7 +159,8 @@ def _eval_loose_crops(args: argparse.Namespace, reader: PlateReader) -> int:
     from pipeline.evaluate import LabelsError, evaluate_loose_crops, loose_views
 
     try:
-        loose = evaluate_loose_crops(args.data, reader, loose_views(args.loose_crops, args.plate_widths, args.tilt))
+        loose = evaluate_loose_crops(args.data, reader, loose_views(args.loose_crops, args.plate_widths, args.tilt,
+                                                                       args.occlude))
     except LabelsError as exc:
         raise UserError(str(exc), EXIT_INPUT) from None
     print(f"{'plate_px':>8s} {'tilt':>5s} {'margin':>6s} {'right':>6s} {'wrong':>6s} {'unreadable':>10s} "
@@ -167,6 +168,8 @@ def _eval_loose_crops(args: argparse.Namespace, reader: PlateReader) -> int:
     for view, counts in loose.counts.items():
         width = str(view.plate_width_px) if view.plate_width_px else "as-is"
         tilt = f"±{view.tilt_deg:g}" if view.tilt_deg else "0"
+        if view.occlusion:
+            tilt += f" {view.occlusion}"
         print(f"{width:>8s} {tilt:>5s} {view.margin:6.2f} {counts['right']:6d} {counts['wrong']:6d} "
               f"{counts['unreadable']:10d} {statistics.median(loose.ms[view]):9.1f}")
     total = {k: sum(c[k] for c in loose.counts.values()) for k in ("right", "wrong", "unreadable")}
@@ -180,10 +183,10 @@ def cmd_eval(args: argparse.Namespace) -> int:
     from pipeline.app import build_detectors, build_reader, set_threads
     from pipeline.evaluate import LabelsError, evaluate, load_eval_labels, summarise, write_misses
 
-    if args.plate_widths or args.tilt:
+    if args.plate_widths or args.tilt or args.occlude:
         if not args.loose_crops:
-            raise UserError("--plate-widths and --tilt change the crops of --loose-crops: give --loose-crops too "
-                            "(e.g. --loose-crops 0)", EXIT_CONFIG)
+            raise UserError("--plate-widths, --tilt and --occlude change the crops of --loose-crops: give "
+                            "--loose-crops too (e.g. --loose-crops 0)", EXIT_CONFIG)
         widest = max(args.plate_widths, default=0) * (1 + 2 * max(args.loose_crops))
         if widest > _MAX_LOOSE_CROP_PX:
             raise UserError(f"--plate-widths {max(args.plate_widths)} with --loose-crops margin "

@@ -30,7 +30,7 @@ import cv2
 
 from detectors.base import BoxXYXY, ImageBGR, PlateDetection, PlateDetector, VehicleDetector, crop
 from ocr.plate_reader import PlateReader
-from ocr.views import scaled, tilted
+from ocr.views import occluded, scaled, tilted
 from pipeline.consensus import vote
 from rules.types import PlateColour, PlateLayout, PlateRead, ReadStatus
 
@@ -255,11 +255,13 @@ def evaluate(data_dir: Path, vehicle: VehicleDetector, plate_detector: PlateDete
 class LooseView:
     """How a hand-cut crop is made from a labelled box: grown by `margin` (a share of the plate's size on each
     side), scaled so that the plate is `plate_width_px` wide (None: as photographed), turned `tilt_deg` (its sign
-    alternates from one label to the next)."""
+    alternates from one label to the next), with part of the plate hidden first (`ocr.views.occluded`; None:
+    nothing hidden)."""
 
     margin: float
     plate_width_px: int | None = None
     tilt_deg: float = 0.0
+    occlusion: str | None = None
 
 
 @dataclass
@@ -269,15 +271,20 @@ class LooseCropOutcomes:
 
 
 def loose_views(margins: Sequence[float], plate_widths_px: Sequence[int] = (),
-                tilt_deg: float = 0.0) -> list[LooseView]:
-    """Every margin at every plate width (none given: as photographed), all at one tilt."""
+                tilt_deg: float = 0.0, occlusion: str | None = None) -> list[LooseView]:
+    """Every margin at every plate width (none given: as photographed), all at one tilt and occlusion."""
     widths: Sequence[int | None] = plate_widths_px or [None]
-    return [LooseView(m, w, tilt_deg) for w in widths for m in margins]
+    return [LooseView(m, w, tilt_deg, occlusion) for w in widths for m in margins]
 
 
 def _cut_loose(image: ImageBGR, box: BoxXYXY, view: LooseView, index: int) -> ImageBGR:
     h, w = image.shape[:2]
-    loose_crop = crop(image, box.expanded(view.margin, w, h))
+    grown = box.expanded(view.margin, w, h)
+    loose_crop = crop(image, grown)
+    if view.occlusion:
+        x0, y0 = grown.as_int()[:2]
+        loose_crop = occluded(loose_crop, (box.x1 - x0, box.y1 - y0, box.x2 - x0, box.y2 - y0), view.occlusion,
+                              index)
     if view.plate_width_px:
         loose_crop = scaled(loose_crop, view.plate_width_px / max(1.0, box.x2 - box.x1))
     if view.tilt_deg:

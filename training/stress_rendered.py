@@ -7,13 +7,15 @@ goes to a reviewer — so both are printed, overall and per blur level.
 
     PYTHONPATH=. .venv/bin/python -m training.stress_rendered --plates 150 [--engine ppocr|easyocr]
         [--line-model ppocr-plate|ppocr|crnn|ppocr+crnn] [--show-wrong] [--sweep-char-gate]
-        [--hand-cut [--locate-side PX]] [--width PX]
+        [--hand-cut [--locate-side PX]] [--width PX] [--occlude paint-right|block|cut-right]
 
 `--hand-cut` puts each plate on a car's rear instead (`sample_videos.scene.plate_on_car_rear`: silver, white,
 grey or dark body, a bumper crease, a dealer's sticker with text; a quarter to once the plate's size of car on
 each side) and reads it as `read-plates` does (`PlateReader.read_loose`); `--locate-side` sets the size of the
 copy the plate's text is looked for on (`ReaderSettings.locate_side_px`) — how that size is chosen. `--width`
 scales every crop so that its plate is that many pixels wide (a plate seen from afar, or close up).
+`--occlude` hides part of every plate (`ocr.views.occluded`): right reads are then few and beside the point;
+what counts is that a plate with a character hidden is not read as a shorter plate (wrong reads).
 
 `--sweep-char-gate` reads every plate with the per-character gate off and prints right / wrong reads for a range
 of gates (the gate does not change which reading wins, only whether it is sent to review): how
@@ -31,7 +33,7 @@ import cv2
 import numpy as np
 import numpy.typing as npt
 
-from ocr.views import scaled, tilted
+from ocr.views import OCCLUSIONS, occluded, scaled, tilted
 from pipeline import offline
 
 BLUR_LEVELS = (0.0, 6.0, 12.0, 18.0, 24.0)  # vertical motion blur in px per 160 px of crop height
@@ -81,7 +83,7 @@ def _random_plate(rng: np.random.Generator) -> tuple[str, str]:
 _CAR_BODIES = (225.0, 190.0, 120.0, 60.0)  # white, silver, grey, dark
 
 
-def make_cases(count: int, seed: int, hand_cut: bool = False) -> list[Case]:
+def make_cases(count: int, seed: int, hand_cut: bool = False, occlusion: str | None = None) -> list[Case]:
     from sample_videos.plates import Layout, PlateSpec, render_plate
     from sample_videos.scene import motion_blur, plate_on_car_rear
 
@@ -90,11 +92,19 @@ def make_cases(count: int, seed: int, hand_cut: bool = False) -> list[Case]:
     for i in range(count):
         compact, layout = _random_plate(rng)
         plate = render_plate(PlateSpec(compact, Layout(layout)), px_per_mm=float(rng.uniform(0.5, 1.2)))
+        ph, pw = plate.shape[:2]
+        if occlusion and occlusion != "cut-right":
+            plate = occluded(plate, (0, 0, pw, ph), occlusion, i)
         if hand_cut:
             image = plate_on_car_rear(tilted(plate, float(rng.uniform(-6, 6))), float(rng.uniform(0.25, 1.0)),
                                       int(rng.integers(1 << 30)), _CAR_BODIES[i % len(_CAR_BODIES)])
         else:
-            image = _loose(tilted(plate, float(rng.uniform(-8, 8))), float(rng.uniform(0.05, 0.25)))
+            turned = tilted(plate, float(rng.uniform(-8, 8)))  # drawn before the margin: seeds keep their plates
+            margin = float(rng.uniform(0.05, 0.25))
+            image = _loose(turned, margin)
+            if occlusion == "cut-right":  # the frame's edge: no margin past the cut
+                mx, my = int(pw * margin), int(ph * margin)
+                image = occluded(image, (mx, my, mx + pw, my + ph), occlusion, i)
         blur = BLUR_LEVELS[i % len(BLUR_LEVELS)]
         image = motion_blur(image, blur * plate.shape[0] / 160)  # blur in proportion to the plate, not the crop
         if rng.random() < 0.4:
@@ -120,7 +130,11 @@ def main() -> None:
                         help="scale every crop so that its plate is this wide first (seen from afar: 20-80 px)")
     parser.add_argument("--locate-side", type=int, default=None, metavar="PX",
                         help="with --hand-cut: the copy's size the plate's text is looked for on")
+    parser.add_argument("--occlude", choices=OCCLUSIONS, default=None,
+                        help="hide part of every plate (its right outcome is review, so count wrong reads)")
     args = parser.parse_args()
+    if args.occlude == "cut-right" and args.hand_cut:
+        parser.error("--occlude cut-right cuts the crop at the plate: not with --hand-cut")
     offline.apply()
     from ocr.colour import PlateColourClassifier
     from ocr.engines import EasyOcrEngine, RapidOcrEngine, TextEngine
@@ -138,7 +152,7 @@ def main() -> None:
     outcomes: Counter[tuple[float, str]] = Counter()
     weakest_of_reads: list[tuple[float, bool]] = []  # (weakest character, right) of every read, for the sweep
     cpu_ms = []
-    for case in make_cases(args.plates, args.seed, args.hand_cut):
+    for case in make_cases(args.plates, args.seed, args.hand_cut, args.occlude):
         if args.width:
             case = at_plate_width(case, args.width)
         start = time.thread_time()

@@ -1,0 +1,63 @@
+"""A read line that has lost a character: its printed separators disagree with it, or a solid patch covers one."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from ocr.completeness import covered_character, missing_character
+from ocr.localise import locate, split_two_lines
+from ocr.views import OCCLUSIONS, occluded
+from sample_videos.plates import Layout, PlateSpec, render_plate
+
+
+@pytest.mark.parametrize("line", ["30A-123.45", "123.45", "29-B1", "54-T1", "5417", "30A-1234", "30A123.45",
+                                  "-123.45", "80-NG", "12-34", "30A", "29-AA", ""])
+def test_whole_lines_say_nothing(line: str) -> None:
+    assert missing_character(line) == ""
+
+
+@pytest.mark.parametrize(("line", "says"), [
+    ("123.4", "1 character(s) after the printed dot"),  # the last digit painted over or cut off
+    ("30A-123.", "0 character(s) after the printed dot"),
+    ("12.45", "2 character(s) before the printed dot"),  # a digit before the dot covered
+    ("30A-12.45", "2 character(s) before the printed dot"),
+    ("30A-1234.56", "4 character(s) before the printed dot"),
+    ("29-B", "1 character after the hyphen"),  # a motorbike's series half hidden: `29B` is a car's
+])
+def test_a_line_that_lost_a_character_says_which(line: str, says: str) -> None:
+    assert says in missing_character(line)
+
+
+def _lines(image: np.ndarray) -> list[np.ndarray]:
+    located = locate(image)
+    return list(split_two_lines(located.image)) if located.two_line else [located.image]
+
+
+@pytest.mark.parametrize(("compact", "layout"), [("30A12345", Layout.CAR_ONE_LINE), ("29AB12345", Layout.MOTORBIKE),
+                                                 ("30K56789", Layout.CAR_TWO_LINE), ("88B88888", Layout.CAR_ONE_LINE)])
+@pytest.mark.parametrize("px_per_mm", [0.5, 1.0])
+def test_a_clean_plate_has_no_covered_character_and_a_blocked_one_has(compact: str, layout: Layout,
+                                                                      px_per_mm: float) -> None:
+    plate = render_plate(PlateSpec(compact, layout), px_per_mm=px_per_mm)
+    assert covered_character(_lines(plate)) == ""
+    h, w = plate.shape[:2]
+    for place in range(4):  # the block over characters at four places along the line
+        assert covered_character(_lines(occluded(plate, (0, 0, w, h), "block", place))) != ""
+
+
+def test_the_occlusions_hide_what_they_say() -> None:
+    plate = np.full((100, 400, 3), 230, np.uint8)
+    painted = occluded(plate, (0, 0, 400, 100), "paint-right", 0)
+    assert (painted[:, 321:] == 128).all() and (painted[:, :319] == 230).all()
+    assert occluded(plate, (0, 0, 400, 100), "cut-right", 0).shape == (100, 320, 3)
+    assert (occluded(plate, (0, 0, 400, 100), "block", 0) == 25).any()
+    with pytest.raises(ValueError, match="unknown occlusion"):
+        occluded(plate, (0, 0, 400, 100), "mud", 0)
+    assert set(OCCLUSIONS) == {"paint-right", "block", "cut-right"}
+
+
+def test_the_cli_offers_the_occlusions_the_views_make() -> None:
+    from pipeline import cli
+
+    assert tuple(cli._OCCLUSIONS) == OCCLUSIONS
