@@ -238,7 +238,12 @@ class PlateReader:
             if regions:
                 break
         if not regions or (regions[0][2] - regions[0][0] >= _FILLS * w and regions[0][3] - regions[0][1] >= _FILLS * h):
-            return self.read(crop)  # no text found, or a crop the plate fills: cut tightly already
+            whole = self.read(crop)  # no text found, or a crop the plate fills: cut tightly already
+            if not regions and whole.status is not ReadStatus.READ and not whole.candidates:
+                # Nothing in the crop reads as text, so no plate was found in it and the colour measured is not a
+                # plate's (a crop of colour noise measured blue at 1.0): the plate detector does not vouch here.
+                return replace(whole, colour=PlateColour.UNCERTAIN, colour_confidence=0.0)
+            return whole
         reads = [self.read(crop[round(y1):round(y2), round(x1):round(x2)]) for x1, y1, x2, y2 in regions]
         read = [r for r in reads if r.status is ReadStatus.READ]
         if len({r.text for r in read}) > 1:

@@ -114,6 +114,15 @@ def test_twenty_px_plate_is_too_small_and_claims_no_colour(reader: PlateReader) 
     assert read.colour is PlateColour.UNCERTAIN
 
 
+@pytest.mark.parametrize("channels", [1, 3])
+def test_a_crop_of_noise_holds_no_plate_and_claims_no_colour(reader: PlateReader, channels: int) -> None:
+    # A fresh-user trial: colour noise read-plates'd as "no text found" but "blue" at 1.0.
+    noise = np.random.default_rng(0).integers(0, 256, (120, 400, channels), dtype=np.uint8)
+    read = reader.read_loose(cv2.cvtColor(noise, cv2.COLOR_GRAY2BGR) if channels == 1 else noise)
+    assert read.status is ReadStatus.UNREADABLE and read.text == ""
+    assert read.colour is PlateColour.UNCERTAIN and read.colour_confidence == 0.0
+
+
 def test_motion_blurred_two_line_plate_is_read_from_its_lines(reader: PlateReader) -> None:
     """The fault seen on real video frames: PP-OCR's text detector finds no text on a blurred two-line plate.
     Cutting the lines by geometry and running the recogniser alone still reads it."""
