@@ -215,6 +215,15 @@ class PlateReader:
                                char_confidences=best.char_confidences)
 
     def read_loose(self, crop: ImageBGR) -> ScoredPlateRead:
+        """`_read_loose`, claiming no colour for an unreadable crop in which nothing reads as a plate: unlike the
+        detector's crops, nothing vouches that it holds one (a crop of colour noise measured blue at 1.0, a patch
+        of pavement white)."""
+        read = self._read_loose(crop)
+        if read.status is not ReadStatus.READ and not any(plate_grammar.is_valid(c.text) for c in read.candidates):
+            return replace(read, colour=PlateColour.UNCERTAIN, colour_confidence=0.0)
+        return read
+
+    def _read_loose(self, crop: ImageBGR) -> ScoredPlateRead:
         """A crop cut by hand around a plate (`read-plates`), not by the plate detector: the plate may be a small
         part of it, next to a car's bright body (which the bright-blob search takes for the plate) or a dealer's
         sticker, and read at the crop's scale its characters are a few pixels high. So the plate is first found by
@@ -238,12 +247,7 @@ class PlateReader:
             if regions:
                 break
         if not regions or (regions[0][2] - regions[0][0] >= _FILLS * w and regions[0][3] - regions[0][1] >= _FILLS * h):
-            whole = self.read(crop)  # no text found, or a crop the plate fills: cut tightly already
-            if not regions and whole.status is not ReadStatus.READ and not whole.candidates:
-                # Nothing in the crop reads as text, so no plate was found in it and the colour measured is not a
-                # plate's (a crop of colour noise measured blue at 1.0): the plate detector does not vouch here.
-                return replace(whole, colour=PlateColour.UNCERTAIN, colour_confidence=0.0)
-            return whole
+            return self.read(crop)  # no text found, or a crop the plate fills: cut tightly already
         reads = [self.read(crop[round(y1):round(y2), round(x1):round(x2)]) for x1, y1, x2, y2 in regions]
         read = [r for r in reads if r.status is ReadStatus.READ]
         if len({r.text for r in read}) > 1:

@@ -135,21 +135,19 @@ def _warm_up(reader: PlateReader) -> None:
 
 
 def cmd_read_plates(args: argparse.Namespace) -> int:
-    import cv2
-
     from pipeline.app import build_reader
+    from pipeline.stills import StillError, load_still
 
     app = _reading_app(args.config, args.engine)
     reader = build_reader(app, _line_model(app, args.line_model))
     _warm_up(reader)
     failures = 0
     for path in args.images:
-        image = cv2.imread(str(path), cv2.IMREAD_COLOR) if path.is_file() else None
-        if image is None:
+        try:
+            image = load_still(path)
+        except StillError as exc:
             failures += 1
-            problem = ("cannot read image (not an image, or damaged)" if path.is_file() else
-                       f"is a folder: give its images (e.g. {path}/*.jpg)" if path.is_dir() else "file not found")
-            print(json.dumps({"file": str(path), "error": problem}), flush=True)
+            print(json.dumps({"file": str(path), "error": str(exc)}), flush=True)
             continue
         start = time.perf_counter()
         read = reader.read_loose(image)  # a crop cut by hand: the plate is found in it first
@@ -176,15 +174,13 @@ def _eval_loose_crops(args: argparse.Namespace, reader: PlateReader) -> int:
                                                                        args.occlude))
     except LabelsError as exc:
         raise UserError(str(exc), EXIT_INPUT) from None
-    print(f"{'plate_px':>8s} {'tilt':>5s} {'margin':>6s} {'right':>6s} {'wrong':>6s} {'unreadable':>10s} "
-          f"{'median_ms':>9s}")
+    print(f"{'plate_px':>8s} {'tilt':>5s} {'hidden':>11s} {'margin':>6s} {'right':>6s} {'wrong':>6s} "
+          f"{'unreadable':>10s} {'median_ms':>9s}")
     for view, counts in loose.counts.items():
         width = str(view.plate_width_px) if view.plate_width_px else "as-is"
         tilt = f"±{view.tilt_deg:g}" if view.tilt_deg else "0"
-        if view.occlusion:
-            tilt += f" {view.occlusion}"
-        print(f"{width:>8s} {tilt:>5s} {view.margin:6.2f} {counts['right']:6d} {counts['wrong']:6d} "
-              f"{counts['unreadable']:10d} {statistics.median(loose.ms[view]):9.1f}")
+        print(f"{width:>8s} {tilt:>5s} {view.occlusion or '-':>11s} {view.margin:6.2f} {counts['right']:6d} "
+              f"{counts['wrong']:6d} {counts['unreadable']:10d} {statistics.median(loose.ms[view]):9.1f}")
     total = {k: sum(c[k] for c in loose.counts.values()) for k in ("right", "wrong", "unreadable")}
     crops = max(1, sum(total.values()))
     print(f"loose_right_rate={total['right'] / crops:.4f} loose_wrong_rate={total['wrong'] / crops:.4f} "
@@ -221,6 +217,13 @@ def cmd_eval(args: argparse.Namespace) -> int:
     set_threads(app.runtime.inference_threads)
     if args.loose_crops:
         return _eval_loose_crops(args, build_reader(app, line_model))
+    try:  # before minutes of work: the misses go there at the end
+        args.out.mkdir(parents=True, exist_ok=True)
+    except (FileExistsError, NotADirectoryError):
+        raise UserError(f"--out {args.out}: a file is in the way (give a folder for misses.csv and misses.html)",
+                        EXIT_INPUT) from None
+    except OSError as exc:
+        raise UserError(f"--out {args.out}: cannot create the folder: {exc.strerror or exc}", EXIT_INPUT) from None
     vehicle, plate = _with_errors(lambda: build_detectors(app))
     try:
         totals = evaluate(args.data, vehicle, plate, build_reader(app, line_model))

@@ -271,13 +271,13 @@ def _write_qr(payload: str, path: Path) -> None:
 
 
 def _payload_from_image(path: Path) -> str:
-    import cv2
-
     from pipeline.permit_qr import read_permit_payloads
+    from pipeline.stills import StillError, load_still
 
-    image = cv2.imread(str(path), cv2.IMREAD_COLOR)
-    if image is None:
-        raise DataCommandError(f"cannot read image {path}", EXIT_INPUT)
+    try:
+        image = load_still(path)
+    except StillError as exc:
+        raise DataCommandError(f"image {path}: {exc}", EXIT_INPUT) from None
     payloads = read_permit_payloads(image)
     if not payloads:
         raise DataCommandError(f"no permit QR code found in {path}", EXIT_INPUT)

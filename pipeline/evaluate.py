@@ -32,6 +32,7 @@ from detectors.base import BoxXYXY, ImageBGR, PlateDetection, PlateDetector, Veh
 from ocr.plate_reader import PlateReader
 from ocr.views import occluded, scaled, tilted
 from pipeline.consensus import vote
+from pipeline.stills import StillError, load_still
 from rules.types import PlateColour, PlateLayout, PlateRead, ReadStatus
 
 IOU_MATCH = 0.5
@@ -212,6 +213,15 @@ def _why_unmatched(label: Label, plates: Sequence[PlateDetection], used: set[int
                           f"({len(plates)} box(es) in the image, best IoU {best:.2f})")
 
 
+def _labelled_image(data_dir: Path, label: Label) -> ImageBGR:
+    """The image a label is on, or LabelsError naming the labels.csv line and why the image cannot be used."""
+    path = data_dir / label.set_name / label.file
+    try:
+        return load_still(path)
+    except StillError as exc:
+        raise LabelsError(f"{data_dir / 'labels.csv'}:{label.line}: image {path}: {exc}") from None
+
+
 def evaluate(data_dir: Path, vehicle: VehicleDetector, plate_detector: PlateDetector, reader: PlateReader) -> Totals:
     labels = load_eval_labels(data_dir)
     by_image: dict[tuple[str, str], list[Label]] = {}
@@ -219,10 +229,7 @@ def evaluate(data_dir: Path, vehicle: VehicleDetector, plate_detector: PlateDete
         by_image.setdefault((label.set_name, label.file), []).append(label)
     totals = Totals()
     for (set_name, file), image_labels in sorted(by_image.items()):
-        image = cv2.imread(str(data_dir / set_name / file), cv2.IMREAD_COLOR)
-        if image is None:
-            raise LabelsError(f"{data_dir / 'labels.csv'}:{image_labels[0].line}: cannot read image "
-                              f"{data_dir / set_name / file} (not an image, or damaged)")
+        image = _labelled_image(data_dir, image_labels[0])
         h, w = image.shape[:2]
         for label in image_labels:
             if label.box is not None and (label.box.x2 > w + 1 or label.box.y2 > h + 1):
@@ -303,12 +310,11 @@ def evaluate_loose_crops(data_dir: Path, reader: PlateReader, views: Sequence[Lo
     outcomes = LooseCropOutcomes({v: Counter() for v in views}, {v: [] for v in views})
     path, image = None, None
     for index, label in enumerate(labels):
-        if data_dir / label.set_name / label.file != path:  # an image's labels are read from one decode
+        if image is None or data_dir / label.set_name / label.file != path:  # an image's labels: one decode
             path = data_dir / label.set_name / label.file
-            image = cv2.imread(str(path), cv2.IMREAD_COLOR)
-        if image is None or label.box is None:
-            raise LabelsError(f"{data_dir / 'labels.csv'}:{label.line}: cannot read image "
-                              f"{data_dir / label.set_name / label.file} (not an image, or damaged)")
+            image = _labelled_image(data_dir, label)
+        if label.box is None:
+            continue
         for view in views:
             loose_crop = _cut_loose(image, label.box, view, index)
             start = time.perf_counter()

@@ -26,6 +26,7 @@ import numpy as np
 import numpy.typing as npt
 
 from pipeline.addresses import STREAM_SCHEMES
+from pipeline.stills import StillError, load_still
 
 log = logging.getLogger(__name__)
 
@@ -203,11 +204,12 @@ class ImageFolderSource:
 
     def frames(self) -> Iterator[Frame]:
         for seq, path in enumerate(self.files):
-            image = cv2.imread(str(path), cv2.IMREAD_COLOR)
-            if image is None:
+            try:
+                image = load_still(path)
+            except StillError as exc:
                 self.decode_errors += 1
                 self.stats.decode_errors = self.decode_errors
-                log.warning("skipping unreadable image %s", path.name)
+                log.warning("skipping image %s: %s", path.name, exc)
                 continue
             self.stats.frame_delivered()
             yield Frame(self.camera_id, seq, self.start_time + timedelta(seconds=seq / self.fps), image, path.name)

@@ -128,8 +128,11 @@ def render(seq: int, script: Sequence[Appearance]) -> ImageBGR:
             p = a.plate_box(seq)
             x1, y1 = int(p.x1), int(p.y1)
             image[y1:int(p.y2), x1:int(p.x2)] = a.grey
-            for dx in (6, 16, 38, 48):  # dark "characters" off the centre: the colour classifier needs ink
-                image[y1 + 4:y1 + 16, x1 + dx:x1 + dx + 6] = 0
+            # Dark "characters" off the centre (the colour classifier needs ink), drawn as strokes: a solid block
+            # the width of a character is what covers one (ocr.completeness), and such a plate goes to review.
+            for dx in (6, 16, 38, 48):
+                image[y1 + 4:y1 + 16, x1 + dx:x1 + dx + 2] = 0
+                image[y1 + 4:y1 + 16, x1 + dx + 4:x1 + dx + 6] = 0
     image[0, 0, 0], image[0, 0, 1] = seq % 256, seq // 256  # the fakes find their script by the frame number
     return image
 

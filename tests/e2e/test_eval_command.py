@@ -83,3 +83,27 @@ def test_eval_on_a_folder_without_labels_is_a_one_line_error(tmp_path: Path) -> 
                           capture_output=True, text=True, timeout=120)
     assert proc.returncode == 3
     assert "labels.csv" in proc.stderr and "Traceback" not in proc.stderr
+
+
+def test_eval_with_a_file_where_its_out_folder_goes_fails_before_any_work(tmp_path: Path) -> None:
+    _labelled_folder(tmp_path / "data")
+    (tmp_path / "out").write_text("a file, not a folder")
+    proc = subprocess.run([sys.executable, "-m", "pipeline.cli", "eval", "--data", str(tmp_path / "data"),
+                           "--out", str(tmp_path / "out")], cwd=ROOT, capture_output=True, text=True, timeout=120)
+    assert proc.returncode == 3 and "Traceback" not in proc.stderr
+    assert f"--out {tmp_path / 'out'}: a file is in the way" in proc.stderr
+    assert "exact_read_rate" not in proc.stdout  # refused before the models ran
+
+
+def test_eval_loose_crops_with_a_part_hidden_prints_one_column_per_header(tmp_path: Path) -> None:
+    plates = _labelled_folder(tmp_path / "data")
+    proc = subprocess.run([sys.executable, "-m", "pipeline.cli", "eval", "--data", str(tmp_path / "data"),
+                           "--loose-crops", "0,0.25", "--occlude", "cut-right"], cwd=ROOT, capture_output=True,
+                          text=True, timeout=300)
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    header, *rows, last = proc.stdout.strip().splitlines()
+    assert header.split() == ["plate_px", "tilt", "hidden", "margin", "right", "wrong", "unreadable", "median_ms"]
+    assert [row.split()[:4] for row in rows] == [["as-is", "0", "cut-right", m] for m in ("0.00", "0.25")]
+    counted = sum(int(field) for row in rows for field in row.split()[4:7])
+    assert counted == 2 * plates
+    assert re.fullmatch(rf"loose_right_rate=\d\.\d{{4}} loose_wrong_rate=\d\.\d{{4}} crops={counted}", last), last

@@ -64,10 +64,15 @@ def test_read_plates_cli_prints_one_json_line_per_image(tmp_path: Path) -> None:
     bad = tmp_path / "bad.png"
     bad.write_bytes(b"not an image")
     missing = tmp_path / "missing.png"
+    cut_short = tmp_path / "cut_short.jpg"  # OpenCV would decode it with its lower half grey
+    jpeg = cv2.imencode(".jpg", cv2.imread(str(good)))[1].tobytes()
+    cut_short.write_bytes(jpeg[:len(jpeg) // 2])
     proc = subprocess.run([sys.executable, "-m", "pipeline.cli", "read-plates", str(good), str(bad), str(missing),
-                           str(tmp_path), "--json"], cwd=ROOT, capture_output=True, text=True, timeout=120)
+                           str(tmp_path), str(cut_short), "--json"], cwd=ROOT, capture_output=True, text=True,
+                          timeout=120)
     rows = [json.loads(line) for line in proc.stdout.splitlines()]
-    assert [r["file"] for r in rows] == [str(good), str(bad), str(missing), str(tmp_path)]
+    assert [r["file"] for r in rows] == [str(good), str(bad), str(missing), str(tmp_path), str(cut_short)]
+    assert "ends before its end-of-image marker" in rows[4]["error"]
     assert rows[1]["error"].startswith("cannot read image") and rows[2]["error"] == "file not found"
     assert rows[3]["error"] == f"is a folder: give its images (e.g. {tmp_path}/*.jpg)"
     assert rows[0]["text"] == "30A12345" and rows[0]["colour"] == "white" and rows[0]["lines"] == ["30A-123.45"]

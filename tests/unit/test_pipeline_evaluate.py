@@ -168,7 +168,7 @@ def test_a_labels_file_without_readable_plates_is_an_error(tmp_path: Path, rows:
 def test_an_image_that_cannot_be_decoded_is_an_error_naming_its_line(tmp_path: Path) -> None:
     _labels(tmp_path, [GOOD])
     (tmp_path / "s" / "a.png").write_bytes(b"not a png")
-    with pytest.raises(LabelsError, match=r"labels\.csv:2: cannot read image .*a\.png"):
+    with pytest.raises(LabelsError, match=r"labels\.csv:2: image .*a\.png: cannot read image"):
         evaluate(tmp_path, FakeVehicles(), FakePlates([[]]), FakeReader({}))  # type: ignore[arg-type]
 
 
