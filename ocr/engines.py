@@ -43,6 +43,7 @@ class TextBox:
     x2: float
     y2: float
     char_confidences: tuple[float, ...] = ()
+    hidden: str = ""  # why a character of it seems hidden, where the recogniser's positions say so (ocr.completeness)
 
     @property
     def centre_y(self) -> float:

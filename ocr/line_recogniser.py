@@ -68,6 +68,9 @@ class RecognisedLine:
     char_confidences: tuple[float, ...]
     alternatives: tuple[tuple[str, float], ...] = ()
     top_classes: tuple[tuple[tuple[str, float], ...], ...] = ()
+    # Per character, the recogniser's time step (a column of the line, left to right) where it peaked; empty when
+    # the engine gives none. The completeness check looks there for a gap a hidden character leaves.
+    positions: tuple[int, ...] = ()
 
     def __post_init__(self) -> None:
         if len(self.text) != len(self.char_confidences):
@@ -76,6 +79,8 @@ class RecognisedLine:
             raise ValueError("one alternative per character")
         if self.top_classes and len(self.top_classes) != len(self.text):
             raise ValueError("one set of top classes per character")
+        if self.positions and len(self.positions) != len(self.text):
+            raise ValueError("one position per character")
 
     @property
     def confidence(self) -> float:
@@ -177,7 +182,7 @@ def ctc_decode(probs: npt.NDArray[np.float32], classes: Sequence[str]) -> Recogn
     peaks = ctc_peaks(probs)
     rows = probs[[t for _, t in peaks]] if peaks else np.zeros((0, probs.shape[1]), np.float32)
     # The peak row's argmax is the character itself (it is that step's best class and not the blank).
-    line = line_from_rows(rows, classes)
+    line = replace(line_from_rows(rows, classes), positions=tuple(t for _, t in peaks))
     spans = _spans(probs)
     doubled = [s >= _DOUBLED_MIN_STEPS and s >= _DOUBLED_SPAN_RATIO * float(np.median(spans[:i] + spans[i + 1:]))
                for i, s in enumerate(spans) if len(spans) > 1]

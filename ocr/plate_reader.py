@@ -28,7 +28,7 @@ import cv2
 import numpy as np
 
 from ocr.colour import PlateColourClassifier
-from ocr.completeness import covered_character, missing_character
+from ocr.completeness import covered_character, hidden_in_line
 from ocr.engines import ImageBGR, TextBox, TextEngine
 from ocr.line_recogniser import RecognisedLine
 from ocr.localise import (
@@ -160,7 +160,7 @@ def line_variants(line: RecognisedLine, below: float, limit: int) -> list[TextLi
         for i in chosen:
             chars[i], cc[i] = alts[i][0], alts[i][1]
         mean = sum(cc) / len(cc) if cc else 0.0
-        variants.append(TextLine("".join(chars), mean, tuple(cc), classes, missing_character(line.text)))
+        variants.append(TextLine("".join(chars), mean, tuple(cc), classes, hidden_in_line(line.text, line.positions)))
     return variants
 
 
@@ -324,7 +324,7 @@ class PlateReader:
             reread = self._recognise_lines([pad_line(c) for c in cuts])
             # The text keeps its printed separators (the grammar drops them; the completeness check reads them).
             boxes = [TextBox(r.text, b.confidence if not confs else sum(confs) / len(confs), b.x1, b.y1, b.x2, b.y2,
-                             char_confidences=confs)
+                             char_confidences=confs, hidden=hidden_in_line(r.text, r.positions))
                      for r, (text, confs, _, _), b in zip(reread, map(_plate_chars, reread), boxes, strict=True)
                      if text]
         lines = group_lines(boxes)
@@ -332,7 +332,7 @@ class PlateReader:
         if layout_from_shape(crop.shape[1], crop.shape[0]) is PlateLayout.TWO_LINE and len(lines) < 2:
             halves = self._recognise_lines([_prepare(half, self.settings) for half in split_two_lines(crop)])
             split = [TextLine(h.text, sum(h.confidences) / len(h.confidences), h.confidences, h.classes,
-                              missing_character(r.text))
+                              hidden_in_line(r.text, r.positions))
                      for r, h in zip(halves, map(_plate_chars, halves), strict=True) if h.text]
             if len(split) == 2:
                 hypotheses.append(split)

@@ -58,7 +58,8 @@ def group_lines(boxes: Sequence[TextBox]) -> list[TextLine]:
         confs = tuple(c for b in row for c in (b.char_confidences or tuple(b.confidence for _ in _clean(b.text))))
         text = "".join(b.text for b in row)
         lines.append(TextLine(text, min(b.confidence for b in row),
-                              confs if len(confs) == len(_clean(text)) else (), missing=missing_character(text)))
+                              confs if len(confs) == len(_clean(text)) else (),
+                              missing=missing_character(text) or next((b.hidden for b in row if b.hidden), "")))
     return lines
 
 

@@ -26,7 +26,7 @@ log = logging.getLogger("lez_anpr")
 # "ppocr-plate").
 _LINE_MODELS = ["ppocr-plate", "ppocr", "crnn", "ppocr+crnn"]
 # The ways `eval --loose-crops --occlude` hides part of a plate (ocr.views.OCCLUSIONS; not imported: it needs cv2).
-_OCCLUSIONS = ["paint-right", "block", "cut-right"]
+_OCCLUSIONS = ["paint-right", "block", "erase", "cut-right"]
 _LINE_MODEL_HELP = ("plate-line recogniser of the ppocr engine: ppocr-plate, PP-OCRv4's fine-tuned on rendered "
                     "plates (default, the only one a box runs); for measurement, the original PP-OCRv4, the plate "
                     "CRNN alone or fused with the original (docs/accuracy.md)")
@@ -142,8 +142,8 @@ def _parser() -> argparse.ArgumentParser:
                          "counter-clockwise (0 to 20; printed as ±DEG)")
     ev.add_argument("--occlude", choices=_OCCLUSIONS,
                     help="with --loose-crops: hide part of each plate first (its right fifth painted grey, a dark "
-                         "block over one character, the crop cut a fifth short of its right edge): the right "
-                         "outcome is unreadable, so what counts is wrong reads")
+                         "block over one character, one in the plate's own colour, the crop cut a fifth short of "
+                         "its right edge): the right outcome is unreadable, so what counts is wrong reads")
     ev.add_argument("--line-model", choices=_LINE_MODELS,
                     help=_LINE_MODEL_HELP)
 

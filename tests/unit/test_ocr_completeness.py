@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from ocr.completeness import covered_character, missing_character
+from ocr.completeness import covered_character, gap_between_characters, hidden_in_line, missing_character
 from ocr.localise import locate, split_two_lines
 from ocr.views import OCCLUSIONS, occluded
 from sample_videos.plates import Layout, PlateSpec, render_plate
@@ -27,6 +27,25 @@ def test_whole_lines_say_nothing(line: str) -> None:
 ])
 def test_a_line_that_lost_a_character_says_which(line: str, says: str) -> None:
     assert says in missing_character(line)
+
+
+@pytest.mark.parametrize(("text", "positions"), [
+    ("12345", (2, 4, 6, 8, 10)),  # evenly read
+    ("123.45", (2, 4, 7, 8, 10, 12)),  # the dot's own step: not a gap
+    ("30A-1234", (2, 4, 6, 9, 12, 14, 16, 18)),  # a wider step across the hyphen is the hyphen's
+    ("12345", (2, 5, 7, 10, 12)),  # 1.5 pitches: the recogniser's steps are that coarse on clean plates
+    ("12", (2, 9)),  # too few characters to know a pitch
+    ("12345", ()),  # an engine that gives no positions
+])
+def test_characters_read_side_by_side_without_a_gap_say_nothing(text: str, positions: tuple[int, ...]) -> None:
+    assert gap_between_characters(text, positions) == ""
+
+
+def test_a_gap_two_pitches_wide_between_characters_is_a_hidden_one() -> None:
+    # `123.45` with the `3` taped over in the plate's colour and the dot missed: `12` ... `45`.
+    assert "a gap of 3.0 characters" in gap_between_characters("1245", (2, 4, 10, 12))
+    assert hidden_in_line("1245", (2, 4, 10, 12)) != ""
+    assert hidden_in_line("123.4", (2, 4, 6, 7, 9)).startswith("1 character(s) after the printed dot")
 
 
 def _lines(image: np.ndarray) -> list[np.ndarray]:
@@ -54,7 +73,7 @@ def test_the_occlusions_hide_what_they_say() -> None:
     assert (occluded(plate, (0, 0, 400, 100), "block", 0) == 25).any()
     with pytest.raises(ValueError, match="unknown occlusion"):
         occluded(plate, (0, 0, 400, 100), "mud", 0)
-    assert set(OCCLUSIONS) == {"paint-right", "block", "cut-right"}
+    assert set(OCCLUSIONS) == {"paint-right", "block", "erase", "cut-right"}
 
 
 def test_the_cli_offers_the_occlusions_the_views_make() -> None:
