@@ -86,25 +86,28 @@ def hidden_in_line(raw_line: str, positions: Sequence[int] = ()) -> str:
 # A solid patch, as shares of a line image's height: what survives an opening this wide and this high (the plate
 # font's strokes are about a sixth of the line high, vertical motion blur lengthens them but does not widen them),
 # and is at least this high. On rendered plates (seed 5, 120 plates, blur 0-24 px; as rendered, 60 and 200 px
-# wide) it sent 1, 4 and 2 clean plates to review and caught 56, 62 and 65 of 120 one-character blocks the
-# separator rule had not (with it, 95-106 of 120 blocks are sent to review as hidden; 4-12 are still read).
+# wide), with the ink's polarity from the plate's colour, it sent no clean plate to review and caught 42, 48 and
+# 41 of 120 one-character blocks the separator rule had not (the gap check and the confidence gates most others;
+# 1-4 of 120 blocks are still read).
 _PATCH_WIDTH, _PATCH_HEIGHT, _PATCH_MIN_HEIGHT = 0.36, 0.24, 0.4
 _INK_SHARE = 0.35  # of the way from the ink's extreme to Otsu's threshold: still ink
 _MIN_LINE_HEIGHT_PX = 12  # smaller lines are left alone: a glyph's strokes there are one or two pixels
 
 
-def covered_character(lines: list[ImageBGR]) -> str:
+def covered_character(lines: list[ImageBGR], dark_ink: bool | None = None) -> str:
     """Why something seems stuck over a character of these line images (a located plate's lines): "" when
-    nothing is. The ink is the minority side of Otsu's threshold over the whole plate (dark on a white or yellow
-    plate, light on a blue or red one: one line alone can be mostly ink, five digits and a block); patches
-    touching a line's sides are the plate's frame or what lies beyond it."""
+    nothing is. The ink is dark on a white or yellow plate and light on a blue or red one (`dark_ink`, from the
+    plate's colour); where the colour is not known, the minority side of Otsu's threshold over the whole plate
+    (one line alone can be mostly ink, five digits and a block; but a tilted plate's lines can hold more car
+    body than plate, which flips the majority). Patches touching a line's sides are the plate's frame or what
+    lies beyond it."""
     greys = [cv2.cvtColor(line, cv2.COLOR_BGR2GRAY) if line.ndim == 3 else line for line in lines]
     bands = [grey[grey.shape[0] // 10: grey.shape[0] - grey.shape[0] // 10].ravel() for grey in greys]
     pixels = np.concatenate(bands) if bands else np.zeros(0, np.uint8)
     if pixels.size == 0:
         return ""
     threshold, _ = cv2.threshold(pixels.reshape(1, -1), 0, 255, cv2.THRESH_BINARY + cv2.THRESH_OTSU)
-    bright_background = int((pixels > threshold).sum()) >= pixels.size // 2
+    bright_background = dark_ink if dark_ink is not None else int((pixels > threshold).sum()) >= pixels.size // 2
     # Ink is near its darkest (lightest) value: a blurred glyph's smear lies between ink and background, a block
     # stuck on is as dark as the print.
     side = pixels[pixels <= threshold] if bright_background else pixels[pixels > threshold]

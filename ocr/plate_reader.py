@@ -109,6 +109,9 @@ class _Reading:
 
 _FILLS = 0.85  # a crop whose largest text region is at least this share of its width and height is tight already
 _LOOSE_REGIONS = 3  # text regions of a loose crop read, largest first (a plate, and a sticker or badge or two)
+# A text region this many times wider than high is more than one plate's text: on rendered hand-cut plates
+# (seeds 5 and 11, 240 plates) a one-line plate's region was at most 6.2 (median 4.5), two side by side 12.
+_WIDEST_PLATE_TEXT = 8.5
 _REPAIRED_CHAR_FACTOR = 0.8  # a character the grammar replaced by its look-alike: the model saw something else
 
 # Character height as a share of the plate's height (DOMAIN §3 geometry: 76/110 mm one-line, 52/140 mm motorbike).
@@ -199,7 +202,7 @@ class PlateReader:
         if best.confidence < self.settings.min_confidence:
             return _unreadable(f"confidence {best.confidence:.2f} below threshold", colour.colour,
                                colour.confidence, all_candidates)
-        hidden = best.missing or (self._covered(located) if located.tight else "")
+        hidden = best.missing or (self._covered(located, colour.colour) if located.tight else "")
         if hidden:
             # The plate's printed layout says a character is hidden, or something covers one (mud, a rack, the
             # frame's edge): the shorter plate the grammar accepts, or a bar read as `1`, is not the vehicle's.
@@ -246,9 +249,18 @@ class PlateReader:
             regions = plate_regions([line.scaled(1 / scale) for line in found], w, h)[:_LOOSE_REGIONS]
             if regions:
                 break
-        if not regions or (regions[0][2] - regions[0][0] >= _FILLS * w and regions[0][3] - regions[0][1] >= _FILLS * h):
-            return self.read(crop)  # no text found, or a crop the plate fills: cut tightly already
-        reads = [self.read(crop[round(y1):round(y2), round(x1):round(x2)]) for x1, y1, x2, y2 in regions]
+        # No text found, or a crop the plate fills: cut tightly already, read as it is.
+        whole = not regions or (regions[0][2] - regions[0][0] >= _FILLS * w
+                                and regions[0][3] - regions[0][1] >= _FILLS * h)
+        reads = [self.read(crop)] if whole else [self.read(crop[round(y1):round(y2), round(x1):round(x2)])
+                                                  for x1, y1, x2, y2 in regions]
+        if any(x2 - x1 > _WIDEST_PLATE_TEXT * (y2 - y1) for x1, y1, x2, y2 in regions):
+            # One text line longer than any plate's: two plates side by side (the detector joins their lines), or
+            # a plate and a sign beside it; whichever plate the reader picked out of it is a guess.
+            return _unreadable("plate-like text wider than one plate (two side by side?)", reads[0].colour,
+                               reads[0].colour_confidence, _dedup(tuple(c for r in reads for c in r.candidates)))
+        if whole:
+            return reads[0]
         read = [r for r in reads if r.status is ReadStatus.READ]
         if len({r.text for r in read}) > 1:
             # Two plates in one crop (a neighbour's bumper) or a sticker the grammar accepts: not for a machine.
@@ -265,8 +277,11 @@ class PlateReader:
         return replace(reads[0], candidates=_dedup(tuple(c for r in reads for c in r.candidates)))
 
     @staticmethod
-    def _covered(located: LocatedPlate) -> str:
-        return covered_character(list(split_two_lines(located.image)) if located.two_line else [located.image])
+    def _covered(located: LocatedPlate, colour: PlateColour) -> str:
+        lines = list(split_two_lines(located.image)) if located.two_line else [located.image]
+        dark_ink = {PlateColour.WHITE: True, PlateColour.YELLOW: True, PlateColour.BLUE: False,
+                    PlateColour.RED: False}.get(colour)
+        return covered_character(lines, dark_ink)
 
     def _too_small(self, located: LocatedPlate, char_h: float) -> str:
         """Why the plate's characters are too small to read ("" when they are not)."""

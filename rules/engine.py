@@ -94,7 +94,14 @@ class RuleEngine:
             reasons.append("plate text does not match the Vietnamese plate grammar: sent to review")
             return Decision(Outcome.NEEDS_REVIEW, zone.id, reasons=tuple(reasons))
         reasons.append(f"plate read, colour {plate.colour.value}")
-        if plate.colour in self._config.exemptions.plate_colours:
+        exemptions = self._config.exemptions
+        if plate.colour in exemptions.plate_colours:
+            if plate.colour_confidence < exemptions.min_colour_confidence:
+                # A warm-lit white plate can look blue or red enough to be claimed so, but not surely.
+                reasons.append(f"plate colour {plate.colour.value} is exempt but was seen at confidence "
+                               f"{plate.colour_confidence:.2f} (below {exemptions.min_colour_confidence:g}): "
+                               "sent to review")
+                return Decision(Outcome.NEEDS_REVIEW, zone.id, reasons=tuple(reasons))
             reasons.append(f"plate colour {plate.colour.value} is exempt")
             return Decision(Outcome.EXEMPT, zone.id, reasons=tuple(reasons))
         # A permit shown on the vehicle (QR) is signed for its plate: it holds even without a registry record.

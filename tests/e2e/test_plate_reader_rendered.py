@@ -241,6 +241,18 @@ def test_two_plates_in_one_crop_go_to_review(reader: PlateReader) -> None:
     assert {"30A12345", "29K67890"} <= {c.text for c in read.candidates}
 
 
+@pytest.mark.parametrize("gap_px", [10, 30])
+def test_two_plates_side_by_side_that_read_as_one_text_line_go_to_review(reader: PlateReader, gap_px: int) -> None:
+    """A fresh-user trial: two car plates close side by side were read as one of them, without a word. The text
+    detector joins them into one line twice as long as a plate's."""
+    a = render_plate(PlateSpec("30A12345", Layout.CAR_ONE_LINE), px_per_mm=0.6)
+    b = render_plate(PlateSpec("29K67890", Layout.CAR_ONE_LINE), px_per_mm=0.6)
+    pair = np.hstack([a, np.full((a.shape[0], gap_px, 3), 90, np.uint8), b])
+    read = reader.read_loose(cv2.copyMakeBorder(pair, 20, 20, 20, 20, cv2.BORDER_CONSTANT, value=(90, 90, 90)))
+    assert read.status is ReadStatus.UNREADABLE and read.text == ""
+    assert "wider than one plate" in read.reason or "more than one plate" in read.reason
+
+
 @pytest.mark.parametrize("plate_px", [30, 40, 48])
 def test_a_small_plate_on_a_bright_car_body_is_never_read_from_the_body(reader: PlateReader, plate_px: int) -> None:
     """A plate 30–48 px wide with as much silver car again on each side, read as read-plates reads it: right or

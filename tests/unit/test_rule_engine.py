@@ -74,9 +74,10 @@ TUE_1000 = datetime(2026, 7, 7, 10, 0, tzinfo=LOCAL)
 
 def passage(text: str = "30A12345", at: datetime = FRI_2000, *, colour: PlateColour = PlateColour.WHITE,
             direction: Direction = Direction.ENTRY, camera: str = "cam-1",
-            vehicle_class: VehicleClass = VehicleClass.CAR, track_id: int = 7) -> Passage:
+            vehicle_class: VehicleClass = VehicleClass.CAR, track_id: int = 7,
+            colour_confidence: float = 1.0) -> Passage:
     if text:
-        plate = PlateRead(ReadStatus.READ, text, (text,), PlateLayout.ONE_LINE, colour, 0.9)
+        plate = PlateRead(ReadStatus.READ, text, (text,), PlateLayout.ONE_LINE, colour, 0.9, colour_confidence)
     else:
         plate = PlateRead(ReadStatus.UNREADABLE, "", (), None, colour, 0.0, reason="glare")
     return Passage(camera, track_id, at, at - timedelta(seconds=2), at, vehicle_class, plate, direction)
@@ -238,3 +239,14 @@ def test_clean_car_is_fined_exactly_in_local_fri_to_sun_evenings(at: datetime) -
     assert (decision.outcome is Outcome.VIOLATION) is expected
     if expected:
         assert decision.liability_window == local.date().isoformat()
+
+
+@pytest.mark.parametrize(("colour_confidence", "outcome"), [(0.95, Outcome.EXEMPT), (0.9, Outcome.EXEMPT),
+                                                           (0.79, Outcome.NEEDS_REVIEW), (0.0, Outcome.NEEDS_REVIEW)])
+def test_an_exempt_colour_exempts_only_when_seen_surely(colour_confidence: float, outcome: Outcome) -> None:
+    # A fresh-user trial: white plates under a warm cast were claimed blue at 0.75 and 0.79, and blue exempts
+    # before the registry is asked.
+    decision = decide("30A12345", colour=PlateColour.BLUE, colour_confidence=colour_confidence)
+    assert decision.outcome is outcome, decision.reasons
+    if outcome is Outcome.NEEDS_REVIEW:
+        assert any("below 0.9" in reason for reason in decision.reasons)
