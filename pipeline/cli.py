@@ -49,6 +49,12 @@ def _plate_widths(text: str) -> list[int]:
     return list(dict.fromkeys(int(p) for p in parts))
 
 
+def _folder(text: str) -> Path:
+    if not text.strip():
+        raise argparse.ArgumentTypeError("an empty folder name (give one, e.g. out/eval)")
+    return Path(text)
+
+
 def _tilt(text: str) -> float:
     try:
         value = float(text)
@@ -122,8 +128,9 @@ def _parser() -> argparse.ArgumentParser:
     ev = sub.add_parser("eval", help="measure detection, reading and colour on a labelled folder (labels.csv)")
     ev.add_argument("--data", type=Path, default=Path("../shared/data/scenes"),
                     help="labelled folder: labels.csv and <set>/<file> images (default: %(default)s)")
-    ev.add_argument("--out", type=Path, default=Path("out/eval"),
-                    help="where misses.csv and misses.html go (default: %(default)s)")
+    ev.add_argument("--out", type=_folder, default=None,
+                    help="where misses.csv and misses.html go (default: out/eval; not with --loose-crops, which "
+                         "writes none)")
     ev.add_argument("--config", type=Path,
                     help="take detector, OCR and runtime settings from this config (default: the built-in "
                          "defaults, the same as configs/demo/demo.yaml's; from another folder set LEZ_STATE_DIR to the "

@@ -10,6 +10,7 @@ import sys
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from pathlib import Path
 from typing import TYPE_CHECKING, TypeVar
 
 from pipeline import offline
@@ -25,8 +26,6 @@ from pipeline.cli import (
 from pipeline.yaml_config import ConfigError
 
 if TYPE_CHECKING:
-    from pathlib import Path
-
     from ocr.plate_reader import PlateReader
     from pipeline.config import AppConfig
 
@@ -216,7 +215,11 @@ def cmd_eval(args: argparse.Namespace) -> int:
         raise UserError(str(exc), EXIT_INPUT) from None
     set_threads(app.runtime.inference_threads)
     if args.loose_crops:
+        if args.out is not None:
+            raise UserError("--out has no use with --loose-crops: it writes no misses files (leave --out out)",
+                            EXIT_CONFIG)
         return _eval_loose_crops(args, build_reader(app, line_model))
+    args.out = args.out or Path("out/eval")
     try:  # before minutes of work: the misses go there at the end
         args.out.mkdir(parents=True, exist_ok=True)
     except (FileExistsError, NotADirectoryError):

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import csv
 import json
+import os
 import re
 import subprocess
 import sys
@@ -55,9 +56,12 @@ def _labelled_folder(root: Path) -> int:
 def test_eval_reports_every_measure_and_ends_with_the_machine_readable_line(tmp_path: Path) -> None:
     plates = _labelled_folder(tmp_path / "data")
     assert plates >= 3
-    out = tmp_path / "out"
-    proc = subprocess.run([sys.executable, "-m", "pipeline.cli", "eval", "--data", str(tmp_path / "data"),
-                           "--out", str(out)], cwd=ROOT, capture_output=True, text=True, timeout=300)
+    # Run from another folder without --out: the misses go to out/eval there (the default).
+    out = tmp_path / "out" / "eval"
+    state = os.environ.get("LEZ_STATE_DIR", str(ROOT / ".state"))
+    env = {**os.environ, "PYTHONPATH": str(ROOT), "LEZ_STATE_DIR": state}
+    proc = subprocess.run([sys.executable, "-m", "pipeline.cli", "eval", "--data", str(tmp_path / "data")],
+                          cwd=tmp_path, env=env, capture_output=True, text=True, timeout=300)
     assert proc.returncode == 0, proc.stderr[-2000:]
     lines = proc.stdout.strip().splitlines()
     match = LAST_LINE.match(lines[-1])
@@ -107,3 +111,13 @@ def test_eval_loose_crops_with_a_part_hidden_prints_one_column_per_header(tmp_pa
     counted = sum(int(field) for row in rows for field in row.split()[4:7])
     assert counted == 2 * plates
     assert re.fullmatch(rf"loose_right_rate=\d\.\d{{4}} loose_wrong_rate=\d\.\d{{4}} crops={counted}", last), last
+
+
+def test_eval_refuses_an_out_folder_it_would_not_use_or_an_empty_one(tmp_path: Path) -> None:
+    _labelled_folder(tmp_path / "data")
+    base = [sys.executable, "-m", "pipeline.cli", "eval", "--data", str(tmp_path / "data")]
+    loose = subprocess.run([*base, "--loose-crops", "0", "--out", str(tmp_path / "o")], cwd=ROOT,
+                           capture_output=True, text=True, timeout=120)
+    assert loose.returncode == 2 and "--out has no use with --loose-crops" in loose.stderr
+    empty = subprocess.run([*base, "--out", ""], cwd=ROOT, capture_output=True, text=True, timeout=120)
+    assert empty.returncode == 2 and "empty folder name" in empty.stderr
