@@ -43,7 +43,7 @@ class TextBox:
     x2: float
     y2: float
     char_confidences: tuple[float, ...] = ()
-    hidden: str = ""  # why a character of it seems hidden, where the recogniser's positions say so (ocr.completeness)
+    missing: str = ""  # why a character of it seems hidden (ocr.completeness.hidden_in_line); "" when nothing says so
 
     @property
     def centre_y(self) -> float:

@@ -104,7 +104,7 @@ class _Reading:
     # The family the grammar read it as: an 8-character two-line string is a car (`61T` / `322.22`) or an old
     # motorbike (`61-T3` / `2222`), and where the lines broke decides which — the display must follow it.
     family: plate_grammar.PlateFamily | None = None
-    missing: str = ""  # why a character seems hidden (a line's printed separators disagree with its characters)
+    missing: str = ""  # why a character seems hidden (`TextLine.missing` of one of its lines)
 
 
 _FILLS = 0.85  # a crop whose largest text region is at least this share of its width and height is tight already
@@ -112,6 +112,8 @@ _LOOSE_REGIONS = 3  # text regions of a loose crop read, largest first (a plate,
 # A text region this many times wider than high is more than one plate's text: on rendered hand-cut plates
 # (seeds 5 and 11, 240 plates) a one-line plate's region was at most 6.2 (median 4.5), two side by side 12.
 _WIDEST_PLATE_TEXT = 8.5
+# Whether a plate of each background prints dark characters (DOMAIN §3); an uncertain colour says nothing.
+_DARK_INK = {PlateColour.WHITE: True, PlateColour.YELLOW: True, PlateColour.BLUE: False, PlateColour.RED: False}
 _REPAIRED_CHAR_FACTOR = 0.8  # a character the grammar replaced by its look-alike: the model saw something else
 
 # Character height as a share of the plate's height (DOMAIN §3 geometry: 76/110 mm one-line, 52/140 mm motorbike).
@@ -279,9 +281,7 @@ class PlateReader:
     @staticmethod
     def _covered(located: LocatedPlate, colour: PlateColour) -> str:
         lines = list(split_two_lines(located.image)) if located.two_line else [located.image]
-        dark_ink = {PlateColour.WHITE: True, PlateColour.YELLOW: True, PlateColour.BLUE: False,
-                    PlateColour.RED: False}.get(colour)
-        return covered_character(lines, dark_ink)
+        return covered_character(lines, _DARK_INK.get(colour))
 
     def _too_small(self, located: LocatedPlate, char_h: float) -> str:
         """Why the plate's characters are too small to read ("" when they are not)."""
@@ -339,7 +339,7 @@ class PlateReader:
             reread = self._recognise_lines([pad_line(c) for c in cuts])
             # The text keeps its printed separators (the grammar drops them; the completeness check reads them).
             boxes = [TextBox(r.text, b.confidence if not confs else sum(confs) / len(confs), b.x1, b.y1, b.x2, b.y2,
-                             char_confidences=confs, hidden=hidden_in_line(r.text, r.positions))
+                             char_confidences=confs, missing=hidden_in_line(r.text, r.positions))
                      for r, (text, confs, _, _), b in zip(reread, map(_plate_chars, reread), boxes, strict=True)
                      if text]
         lines = group_lines(boxes)
@@ -361,7 +361,7 @@ class PlateReader:
             raw.extend(OcrCandidate(_clean(line.text), round(min(1.0, line.confidence), 4),
                                     f"{self.engine.name}:raw") for line in lines if _clean(line.text))
             found = self._best_candidate(lines, layout, ordered, colour)
-            # A reading whose separators say a character is hidden ranks below every whole one.
+            # A reading with a character that seems hidden ranks below every whole one.
             if found is not None and (best is None or (not found.missing, found.confidence) >
                                       (not best.missing, best.confidence)):
                 best = found

@@ -19,8 +19,8 @@ class TextLine:
     char_confidences: tuple[float, ...] = ()  # per character of `text`; empty: every character has `confidence`
     # Per character, the recogniser's most probable classes and their probabilities (empty when unknown).
     char_classes: tuple[tuple[tuple[str, float], ...], ...] = ()
-    # Why a character of the line seems hidden (`ocr.completeness.missing_character` on the text as read, with its
-    # printed separators); "" when nothing says so.
+    # Why a character of the line seems hidden (`ocr.completeness`: its printed separators, or a gap between its
+    # characters where the recogniser's positions are known); "" when nothing says so.
     missing: str = ""
 
 
@@ -59,7 +59,7 @@ def group_lines(boxes: Sequence[TextBox]) -> list[TextLine]:
         text = "".join(b.text for b in row)
         lines.append(TextLine(text, min(b.confidence for b in row),
                               confs if len(confs) == len(_clean(text)) else (),
-                              missing=missing_character(text) or next((b.hidden for b in row if b.hidden), "")))
+                              missing=missing_character(text) or next((b.missing for b in row if b.missing), "")))
     return lines
 
 

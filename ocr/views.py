@@ -41,8 +41,8 @@ def occluded(image: ImageBGR, plate_box: tuple[float, float, float, float], kind
     """`image` with part of the plate at `plate_box` (x1, y1, x2, y2 in pixels) hidden, as mud, a bike rack or
     the frame's edge hide it: `paint-right` paints its right fifth grey, `block` puts a dark block the size of one
     character over its (lower) line at a place chosen by `index`, `erase` the same in the plate's own colour (white
-    tape over a digit), `cut-right` cuts the image off a fifth short of
-    the plate's right edge. The right outcome for such a plate is review, never a shorter plate."""
+    tape over a digit), `cut-right` cuts the image off a fifth short of the plate's right edge. The right outcome
+    for such a plate is review, never a shorter plate."""
     if kind not in OCCLUSIONS:
         raise ValueError(f"unknown occlusion {kind!r}: one of {', '.join(OCCLUSIONS)}")
     x1, y1, x2, y2 = plate_box

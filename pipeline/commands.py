@@ -162,6 +162,7 @@ def cmd_read_plates(args: argparse.Namespace) -> int:
     return EXIT_INPUT if failures else EXIT_OK
 
 
+_DEFAULT_EVAL_OUT = Path("out/eval")  # where `eval` writes misses.csv and misses.html
 _MAX_LOOSE_CROP_PX = 8192  # a scaled loose crop wider than this is minutes of work and gigabytes for one read
 
 
@@ -219,26 +220,26 @@ def cmd_eval(args: argparse.Namespace) -> int:
             raise UserError("--out has no use with --loose-crops: it writes no misses files (leave --out out)",
                             EXIT_CONFIG)
         return _eval_loose_crops(args, build_reader(app, line_model))
-    args.out = args.out or Path("out/eval")
+    out: Path = args.out or _DEFAULT_EVAL_OUT
     try:  # before minutes of work: the misses go there at the end
-        args.out.mkdir(parents=True, exist_ok=True)
+        out.mkdir(parents=True, exist_ok=True)
     except (FileExistsError, NotADirectoryError):
-        raise UserError(f"--out {args.out}: a file is in the way (give a folder for misses.csv and misses.html)",
+        raise UserError(f"--out {out}: a file is in the way (give a folder for misses.csv and misses.html)",
                         EXIT_INPUT) from None
     except OSError as exc:
-        raise UserError(f"--out {args.out}: cannot create the folder: {exc.strerror or exc}", EXIT_INPUT) from None
+        raise UserError(f"--out {out}: cannot create the folder: {exc.strerror or exc}", EXIT_INPUT) from None
     vehicle, plate = _with_errors(lambda: build_detectors(app))
     try:
         totals = evaluate(args.data, vehicle, plate, build_reader(app, line_model))
     except LabelsError as exc:  # an image that exists but cannot be decoded
         raise UserError(str(exc), EXIT_INPUT) from None
     summary = summarise(totals, app.ocr.min_confidence)
-    misses = write_misses(totals, args.out)
+    misses = write_misses(totals, out)
     shown = {key: "n/a" if value is None else f"{value:.4f}" if isinstance(value, float) else str(value)
              for key, value in summary.items()}
     for key, text in shown.items():
         print(f"{key:28s} {text}")
-    print(f"misses: {len(misses)} -> {args.out / 'misses.csv'}, {args.out / 'misses.html'}")
+    print(f"misses: {len(misses)} -> {out / 'misses.csv'}, {out / 'misses.html'}")
     print(f"exact_read_rate={shown['exact_read_rate']} detection_recall={shown['detection_recall']} "
           f"colour_accuracy={shown['colour_accuracy']} plates={shown['plates']}")
     return EXIT_OK
